@@ -1,0 +1,40 @@
+# Two commands matter: `make run` (train, register, promote, serve) and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= $(firstword $(wildcard ../shared/data/amazon_in_products.csv) synthetic)
+MODEL_NAME ?= product-classifier
+PORT ?= 5000
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup run train serve test test-fast lint bench dockerfile clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[spark,dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+train: setup
+	$(BIN)/python -m training.train --data $(DATA) --registered-model-name $(MODEL_NAME)
+
+run: train
+	$(BIN)/python -m registry_scripts promote --latest --to production --force
+	$(BIN)/mlflow models serve -m models:/$(MODEL_NAME)@champion --env-manager local --port $(PORT)
+
+serve: setup
+	$(BIN)/mlflow models serve -m models:/$(MODEL_NAME)@champion --env-manager local --port $(PORT)
+
+test: setup
+	$(BIN)/python -m pytest -m "" tests
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow" tests
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) mlruns mlartifacts mlflow.db

@@ -1,0 +1,149 @@
+"""``DriftMonitor``: per-batch tests, plus a bounded sliding window for single-row traffic.
+
+The window keeps only the per-row monitored values (:class:`RowSummary` rows and confidences)
+in fixed-size ring buffers, so memory is bounded by ``window_size`` rows whatever the traffic.
+A ring buffer rather than a ``deque`` of rows: O(1) appends and the tests read it as one array.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from pyfunc_model.drift.checks import estimated_accuracy, run_tests
+from pyfunc_model.drift.reference import DriftReference
+from pyfunc_model.drift.summary import COLUMNS, TEXT_BUCKETS, RowSummary, summarize
+
+
+@dataclass
+class DriftVerdict:
+    """The drift decision that applies to the rows of one ``check`` call.
+
+    ``score`` is the largest test severity: 0 = no evidence, 0.5 = exactly at the decision
+    threshold (p = alpha/m on a log scale, or distance = threshold), 1 = twice past it.
+    ``drifted`` is True exactly when ``score >= 0.5`` for some test.
+    """
+
+    drifted: bool
+    score: float
+    scope: str
+    drifted_features: list[str]
+    concept_drift: bool
+    estimated_accuracy: float
+    details: dict = field(default_factory=dict)
+
+
+class _Ring:
+    """Fixed-capacity buffers of the most recent rows (monitored values only)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.table = np.empty((capacity, len(COLUMNS)))
+        self.tokens = np.empty((capacity, TEXT_BUCKETS), dtype=np.uint8)
+        self.conf = np.empty(capacity)
+        self.size = 0
+        self.head = 0  # next write position
+        self.appended = 0  # rows ever appended (for re-test throttling)
+
+    def append(self, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray) -> None:
+        n = table.shape[0]
+        if n >= self.capacity:
+            table, tokens, conf = table[-self.capacity :], tokens[-self.capacity :], conf[-self.capacity :]
+        idx = (self.head + np.arange(table.shape[0])) % self.capacity
+        self.table[idx], self.tokens[idx], self.conf[idx] = table, tokens, conf
+        self.head = int((self.head + table.shape[0]) % self.capacity)
+        self.size = min(self.size + table.shape[0], self.capacity)
+        self.appended += n
+
+    def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the held rows, oldest first."""
+        idx = (self.head - self.size + np.arange(self.size)) % self.capacity
+        return self.table[idx], self.tokens[idx], self.conf[idx]
+
+    def resized(self, capacity: int) -> _Ring:
+        ring = _Ring(capacity)
+        ring.append(*self.ordered())
+        ring.appended = self.appended
+        return ring
+
+
+class DriftMonitor:
+    """Thread-safe drift checks against a :class:`DriftReference`."""
+
+    def __init__(self, reference: DriftReference, window_size: int = 1000, min_batch: int = 30) -> None:
+        if window_size < min_batch or min_batch < 1:
+            raise ValueError(f"need 1 <= min_batch <= window_size, got min_batch={min_batch}, window_size={window_size}")
+        self.reference = reference
+        self.window_size = int(window_size)
+        self.min_batch = int(min_batch)
+        self._ring = _Ring(self.window_size)
+        self._lock = threading.Lock()
+
+    @property
+    def window_len(self) -> int:
+        """Rows currently held in the sliding window (never more than its capacity)."""
+        return self._ring.size
+
+    def reset(self) -> None:
+        with self._lock:
+            self._ring = _Ring(self._ring.capacity)
+
+    def check(
+        self,
+        prepared: pd.DataFrame,
+        confidence: np.ndarray | None,
+        window_size: int | None = None,
+        summary: RowSummary | None = None,
+    ) -> DriftVerdict:
+        """Thread-safe. Batches >= min_batch rows are tested on their own; smaller ones join the
+        sliding window, which is tested once it holds >= min_batch rows.
+
+        ``summary`` may be passed when the caller already computed it (e.g. for OOD reasons).
+        """
+        summary = summary if summary is not None else summarize(prepared, self.reference)
+        n = len(summary)
+        conf = np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype="float64").reshape(-1)
+        if conf.size != n:
+            raise ValueError(f"confidence has {conf.size} values for {n} rows")
+        if n >= self.min_batch:
+            return self._evaluate(summary.table, summary.tokens, conf, "batch", confidence is not None)
+        if window_size is not None and int(window_size) < self.min_batch:
+            raise ValueError(f"window_size must be >= min_batch ({self.min_batch}), got {window_size}")
+        with self._lock:
+            capacity = int(window_size) if window_size is not None else self._ring.capacity
+            if capacity != self._ring.capacity:
+                self._ring = self._ring.resized(capacity)
+            self._ring.append(summary.table, summary.tokens, conf)
+            held = self._ring.size
+            snapshot = self._ring.ordered() if held >= self.min_batch else None
+        if snapshot is None:
+            return DriftVerdict(False, 0.0, "window", [], False, estimated_accuracy(self.reference, conf),
+                                {"n_rows": held, "status": f"warming up: {held}/{self.min_batch} rows"})
+        table, tokens, wconf = snapshot
+        return self._evaluate(table, tokens, wconf, "window", bool(np.isfinite(wconf).any()))
+
+    def _evaluate(
+        self, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray, scope: str, has_conf: bool
+    ) -> DriftVerdict:
+        results = run_tests(self.reference, table, tokens, conf if has_conf else None)
+        flagged = [r for r in results if r.drifted]
+        data = [r for r in flagged if r.kind == "data"]
+        concept = any(r.kind == "concept" for r in flagged)
+        fields = list(dict.fromkeys(r.field for r in data))
+        return DriftVerdict(
+            drifted=bool(flagged),
+            score=max((r.severity for r in results), default=0.0),
+            scope=scope,
+            drifted_features=fields,
+            concept_drift=concept,
+            estimated_accuracy=estimated_accuracy(self.reference, conf if has_conf else None),
+            details={
+                "n_rows": int(table.shape[0]),
+                "regime": "distance" if table.shape[0] > self.reference.settings["large_n"] else "p_value",
+                "flagged_tests": [r.name for r in flagged],
+                "tests": {r.name: r.as_dict() for r in results},
+            },
+        )

@@ -1,0 +1,191 @@
+"""``ProductClassifierModel``: the one pyfunc that serves, scores in Spark and loads in notebooks.
+
+``predict`` = clean input -> features -> primary booster -> drift verdict -> fallback chain.
+Everything it needs was fitted in training and is read from the artifact in ``load_context``;
+nothing is fitted or re-loaded per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+from features.schema import InputSchemaError, clean_input
+from features.text import derive_brand
+from pyfunc_model import MAX_BATCH_ROWS
+from pyfunc_model.bundle import ModelBundle, read_bundle
+from pyfunc_model.fallbacks import forest_input
+from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
+from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
+from pyfunc_model.drift.ood import row_ood_reasons
+from pyfunc_model.drift.reference import DriftReference
+from pyfunc_model.params import PredictParams
+from pyfunc_model.signature import OUTPUT_COLUMNS
+
+#: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
+TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
+#: Per-row reasons that make a row out of distribution for the primary, and where it goes.
+ROW_ROUTES = {"title_empty": "rules", "title_empty_or_garbled": "naive_bayes", "price_far_outside_training_range": "naive_bayes"}
+#: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
+SINGLE_THREAD_ROWS = 512
+
+
+def _load_booster(model_str: str | None) -> tuple[lgb.Booster | None, str]:
+    if not model_str:
+        return None, "primary_unavailable"
+    try:
+        return lgb.Booster(model_str=model_str), ""
+    except Exception as exc:  # a corrupt booster file: serve from the fallbacks, say why
+        return None, f"primary_unavailable:{type(exc).__name__}"
+
+
+class ProductClassifierModel(mlflow.pyfunc.PythonModel):
+    """Product category classifier with drift checks and a fallback chain."""
+
+    def load_context(self, context: Any) -> None:
+        self.setup(read_bundle(context.artifacts))
+
+    def setup(self, bundle: ModelBundle) -> None:
+        """Make the model ready from a bundle (used by ``load_context`` and by training)."""
+        self.features = bundle.features
+        self.classes = bundle.classes
+        self.temperature = float(bundle.metadata.get("temperature", 1.0))
+        self.booster, self.primary_problem = _load_booster(bundle.primary)
+        self.fallbacks = bundle.fallbacks
+        self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
+        self.monitor = DriftMonitor(self.drift_reference, window_size=PredictParams().drift_window)
+        self.n_tabular = self.features.n_tabular
+
+    # ---- predict -------------------------------------------------------------------------
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        opts = PredictParams.from_request(params)
+        if not isinstance(model_input, pd.DataFrame):
+            model_input = pd.DataFrame(model_input)
+        if len(model_input) > MAX_BATCH_ROWS:
+            raise MlflowException(
+                f"batch of {len(model_input)} rows is over the limit of {MAX_BATCH_ROWS} rows per request; "
+                "split it or use batch scoring (python -m pyfunc_model.batch_score)",
+                error_code=INVALID_PARAMETER_VALUE,
+            )
+        try:
+            clean = clean_input(model_input)
+        except InputSchemaError as exc:
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
+        if len(model_input) == 0:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
+        frame = clean.frame
+        frame["brand"] = derive_brand(frame["title"], frame["brand"]).astype(object)
+        return self._score(frame, clean.issues, opts)
+
+    def _score(self, frame: pd.DataFrame, issues: list[list[str]], opts: PredictParams) -> pd.DataFrame:
+        n, k = len(frame), len(self.classes)
+        X, feature_problem = self._features(frame)
+        primary_proba, primary_problem = self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
+
+        ood = row_ood_reasons(frame, self.drift_reference)
+        row_reasons = [a + b for a, b in zip(issues, ood, strict=True)]
+        confidence = np.nan_to_num(primary_proba.max(axis=1), nan=0.0)
+        verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window)
+
+        start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
+        result = run_chain(primary_proba, start, reasons, self._scorers(frame, X), opts.confidence_threshold)
+        return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons)
+
+    def _features(self, frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+        try:
+            return self.features.transform_prepared(frame), ""
+        except Exception as exc:
+            return None, f"features_error:{type(exc).__name__}"
+
+    def _primary(self, X: np.ndarray, n: int, k: int) -> tuple[np.ndarray, str]:
+        if self.booster is None:
+            return np.full((n, k), np.nan), self.primary_problem
+        try:
+            raw = self.booster.predict(
+                X, raw_score=True, num_threads=1 if n < SINGLE_THREAD_ROWS else 0, validate_features=False
+            )
+            return softmax(np.asarray(raw, dtype="float64").reshape(n, k), self.temperature), ""
+        except Exception as exc:
+            return np.full((n, k), np.nan), f"primary_error:{type(exc).__name__}"
+
+    def _routes(
+        self,
+        frame: pd.DataFrame,
+        primary_proba: np.ndarray,
+        primary_problem: str,
+        row_reasons: list[list[str]],
+        verdict: DriftVerdict,
+        opts: PredictParams,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's first route and the reason it skipped the primary ("" when it did not)."""
+        n = len(frame)
+        start = np.zeros(n, dtype=int)
+        reasons = np.full(n, "", dtype=object)
+        if primary_problem:
+            start[:] = ROUTES.index("naive_bayes")
+            reasons[:] = primary_problem
+        nan_rows = ~np.isfinite(primary_proba).all(axis=1) & (reasons == "")
+        start[nan_rows] = ROUTES.index("naive_bayes")
+        reasons[nan_rows] = "primary_nan"
+        if opts.on_drift == "fallback" and verdict.drifted and not primary_problem:
+            drifted = set(verdict.drifted_features)
+            route = "naive_bayes" if drifted and drifted <= TABULAR_INPUTS else "random_forest"
+            start[:] = np.maximum(start, ROUTES.index(route))
+            reasons[reasons == ""] = "drift:" + ",".join(sorted(drifted) or ["confidence"])
+        for i, row in enumerate(row_reasons):
+            for reason in row:
+                route = ROW_ROUTES.get(reason)
+                if route is not None and ROUTES.index(route) > start[i]:
+                    start[i] = ROUTES.index(route)
+                    reasons[i] = f"ood:{reason}"
+        return start, reasons
+
+    def _scorers(self, frame: pd.DataFrame, X: np.ndarray | None) -> dict[str, Any]:
+        fb = self.fallbacks
+        k = len(self.classes)
+
+        def naive_bayes(rows: np.ndarray) -> np.ndarray:
+            out = np.full((rows.size, k), np.nan)
+            has_title = nonempty_title_rows(frame, rows)
+            if has_title.any():
+                sub = frame.iloc[rows[has_title]]
+                out[has_title] = fb.naive_bayes.predict_proba(self.features.text_.vectorize(sub))
+            return out
+
+        def random_forest(rows: np.ndarray) -> np.ndarray:
+            tab = X[rows, : self.n_tabular] if X is not None else self.features._tabular(frame.iloc[rows])
+            return fb.random_forest.predict_proba(forest_input(tab))
+
+        return {
+            "naive_bayes": naive_bayes,
+            "random_forest": random_forest,
+            "rules": lambda rows: fb.rules.predict_proba(frame.iloc[rows]),
+            "prior": lambda rows: fb.prior.predict_proba(rows.size),
+        }
+
+    def _output(
+        self,
+        proba: np.ndarray,
+        model_used: np.ndarray,
+        fallback_reason: np.ndarray,
+        verdict: DriftVerdict,
+        row_reasons: list[list[str]],
+    ) -> pd.DataFrame:
+        best = proba.argmax(axis=1)
+        classes = [str(c) for c in self.classes]
+        return pd.DataFrame({
+            "category": np.asarray(classes, dtype=object)[best],
+            "confidence": proba[np.arange(len(best)), best],
+            "probabilities": [dict(zip(classes, row.tolist(), strict=True)) for row in proba],
+            "model_used": model_used,
+            "fallback_reason": fallback_reason,
+            "drift_detected": np.full(len(best), bool(verdict.drifted)),
+            "drift_score": np.full(len(best), float(verdict.score)),
+            "ood_reasons": [";".join(r) for r in row_reasons],
+        })

@@ -1,0 +1,58 @@
+"""Model signature and input example.
+
+``title`` is a required string. The other inputs are optional; the numeric ones are declared
+``Any`` because MLflow's in-process check rejects int64 for a double column, and a notebook
+user's integer prices must work: ``features.schema.clean_input`` coerces and validates them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.types.schema import AnyType, ColSpec, Map, Schema
+
+from features.schema import CATEGORICAL_FIELDS, NUMERIC_FIELDS, TITLE
+from pyfunc_model.params import param_schema
+
+OUTPUT_COLUMNS = (
+    "category", "confidence", "probabilities", "model_used", "fallback_reason",
+    "drift_detected", "drift_score", "ood_reasons",
+)
+
+
+def model_signature() -> ModelSignature:
+    inputs = Schema(
+        [ColSpec("string", TITLE)]
+        + [ColSpec("string", f, required=False) for f in CATEGORICAL_FIELDS]
+        + [ColSpec(AnyType(), f, required=False) for f in NUMERIC_FIELDS]
+    )
+    outputs = Schema([
+        ColSpec("string", "category"),
+        ColSpec("double", "confidence"),
+        ColSpec(Map("double"), "probabilities"),
+        ColSpec("string", "model_used"),
+        ColSpec("string", "fallback_reason"),
+        ColSpec("boolean", "drift_detected"),
+        ColSpec("double", "drift_score"),
+        ColSpec("string", "ood_reasons"),
+    ])
+    return ModelSignature(inputs=inputs, outputs=outputs, params=param_schema())
+
+
+def input_example(frame: pd.DataFrame) -> pd.DataFrame:
+    """Two real-looking rows: one with every field, one with the title only."""
+    row = frame.iloc[[0]].copy()
+    full = {
+        "title": str(row["title"].iat[0]),
+        "seller_id": "seller-001",
+        "brand": "", "subcategory": "", "price": 1299.0, "rating": 4.2, "reviews_count": 120.0,
+    }
+    for f in ("brand", "subcategory", "seller_id"):
+        if f in row and pd.notna(row[f].iat[0]):
+            full[f] = str(row[f].iat[0])
+    for f in NUMERIC_FIELDS:
+        if f in row and pd.notna(row[f].iat[0]):
+            full[f] = float(row[f].iat[0])
+    title_only = {"title": str(frame["title"].iat[min(1, len(frame) - 1)])}
+    example = pd.DataFrame([full, title_only])
+    return example

@@ -1,0 +1,1 @@
+"""Training: data loading, model fitting, evaluation and logging. Never imported when serving."""

@@ -1,0 +1,70 @@
+"""Fit the primary booster and the fallback models on prepared feature matrices."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.naive_bayes import ComplementNB
+
+from features.pipeline import ProductFeatures
+from pyfunc_model.bundle import Fallbacks
+from pyfunc_model.fallbacks import PriorClassifier, RuleClassifier, forest_input
+
+PRIMARY_PARAMS: dict[str, object] = {
+    "objective": "multiclass",
+    "learning_rate": 0.05,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.6,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    # hashed ids of sub-categories/brands: allow small groups to split
+    "min_data_per_group": 5,
+    "cat_smooth": 5.0,
+    "max_cat_threshold": 64,
+    "verbose": -1,
+    "num_threads": 2,
+    "seed": 0,
+    "deterministic": True,
+}
+
+
+def fit_primary(
+    X_fit: np.ndarray,
+    y_fit: np.ndarray,
+    X_valid: np.ndarray,
+    y_valid: np.ndarray,
+    n_classes: int,
+    categorical: list[int],
+    feature_names: list[str],
+    max_rounds: int = 2000,
+    early_stopping: int = 50,
+) -> lgb.Booster:
+    """LightGBM multiclass with early stopping on the validation split."""
+    params = {**PRIMARY_PARAMS, "num_class": n_classes}
+    train_set = lgb.Dataset(X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False)
+    valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
+    return lgb.train(
+        params, train_set, num_boost_round=max_rounds, valid_sets=[valid_set],
+        callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+    )
+
+
+def fit_fallbacks(
+    features: ProductFeatures, prepared: pd.DataFrame, X_fit: np.ndarray, y: np.ndarray, classes: np.ndarray
+) -> Fallbacks:
+    """Naive Bayes on the title n-grams, random forest on the tabular columns, rules, prior."""
+    titles = prepared["title"]
+    unique = ~pd.DataFrame({"t": titles.to_numpy(), "y": y}).duplicated().to_numpy()
+    nb = ComplementNB(alpha=0.3).fit(features.text_.vectorize(prepared[unique]), y[unique])
+    rf = RandomForestClassifier(n_estimators=150, min_samples_leaf=2, n_jobs=2, random_state=0)
+    rf.fit(forest_input(X_fit[:, : features.n_tabular]), y)
+    return Fallbacks(
+        naive_bayes=nb,
+        random_forest=rf,
+        rules=RuleClassifier().fit(prepared, y, classes),
+        prior=PriorClassifier().fit(y, classes),
+    )
