@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import murmurhash3_32
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from features.text import derive_brand
 
@@ -19,6 +19,16 @@ HASH_SEED = 20231
 
 def hash_buckets(values: pd.Series, n_buckets: int, seed: int = HASH_SEED) -> np.ndarray:
     """Bucket id per value (float, NaN for missing), hashing each distinct value once."""
+    if len(values) <= 16:  # small requests: a direct loop beats factorize's fixed cost
+        return np.array(
+            [
+                np.nan
+                if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+                else murmurhash3_32(str(v), seed=seed, positive=True) % n_buckets
+                for v in values.to_numpy(dtype=object)
+            ],
+            dtype="float64",
+        )
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     table = np.array(
         [murmurhash3_32(str(u), seed=seed, positive=True) % n_buckets for u in uniques],
@@ -28,15 +38,6 @@ def hash_buckets(values: pd.Series, n_buckets: int, seed: int = HASH_SEED) -> np
     known = codes >= 0
     out[known] = table[codes[known]]
     return out
-
-
-def _as_frame(X: object, columns: list[str]) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        return X
-    arr = np.asarray(X, dtype=object)
-    if arr.ndim == 1:
-        arr = arr.reshape(-1, 1)
-    return pd.DataFrame(arr, columns=columns[: arr.shape[1]] if columns else None)
 
 
 class HashingEncoder(TransformerMixin, BaseEstimator):
@@ -50,13 +51,24 @@ class HashingEncoder(TransformerMixin, BaseEstimator):
         self.n_buckets = n_buckets
         self.seed = seed
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        return tags
+
+    def _validated(self, X: object, reset: bool) -> pd.DataFrame:
+        columns = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+        arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=reset)
+        if reset:
+            self.columns_ = columns or [f"x{i}" for i in range(arr.shape[1])]
+        return pd.DataFrame(arr, columns=self.columns_)
+
     def fit(self, X: object, y: object = None) -> HashingEncoder:
-        frame = _as_frame(X, [])
-        self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
-        self.n_features_in_ = frame.shape[1]
+        frame = self._validated(X, reset=True)
         self.seen_buckets_ = {
-            str(c): np.unique(b[~np.isnan(b)])
-            for c, b in zip(frame.columns, self._buckets(frame).T, strict=True)
+            c: np.unique(b[~np.isnan(b)]) for c, b in zip(self.columns_, self._buckets(frame).T, strict=True)
         }
         return self
 
@@ -66,25 +78,17 @@ class HashingEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, X: object) -> np.ndarray:
         check_is_fitted(self, "seen_buckets_")
-        frame = _as_frame(X, list(self.feature_names_in_))
-        if frame.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {frame.shape[1]} features, but HashingEncoder is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        return self._buckets(frame)
+        return self._buckets(self._validated(X, reset=False))
 
     def unseen_mask(self, X: object) -> np.ndarray:
         """Boolean (rows x columns): value present but its bucket never seen in training."""
         buckets = self.transform(X)
-        seen = [self.seen_buckets_[str(c)] for c in self.feature_names_in_]
-        return np.column_stack(
-            [~np.isnan(b) & ~np.isin(b, s) for b, s in zip(buckets.T, seen, strict=True)]
-        )
+        seen = [self.seen_buckets_[c] for c in self.columns_]
+        return np.column_stack([~np.isnan(b) & ~np.isin(b, s) for b, s in zip(buckets.T, seen, strict=True)])
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "seen_buckets_")
-        return np.asarray([f"{c}_bucket" for c in self.feature_names_in_], dtype=object)
+        return np.asarray([f"{c}_bucket" for c in self.columns_], dtype=object)
 
 
 class BrandPriceCross(TransformerMixin, BaseEstimator):
@@ -120,7 +124,10 @@ class BrandPriceCross(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "bin_edges_")
         brand = derive_brand(X["title"], X.get("brand"))
         bins = self.price_range(pd.to_numeric(X["price"], errors="coerce").to_numpy(dtype="float64"))
-        key = brand.astype(object).where(brand.notna(), "<nobrand>") + "|" + pd.Series(bins, index=brand.index).astype(str)
+        key = pd.Series(
+            [f"{b or '<nobrand>'}|{r}" for b, r in zip(brand.to_numpy(dtype=object), bins.tolist(), strict=True)],
+            dtype=object,
+        )
         return hash_buckets(key, self.n_buckets, self.seed).reshape(-1, 1)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

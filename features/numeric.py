@@ -19,7 +19,11 @@ class NumericFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         cols = []
         for field in NUMERIC_FIELDS:
-            values = pd.to_numeric(X[field], errors="coerce").to_numpy(dtype="float64") if field in X else np.full(len(X), np.nan)
+            values = (
+                pd.to_numeric(X[field], errors="coerce").to_numpy(dtype="float64")
+                if field in X
+                else np.full(len(X), np.nan)
+            )
             with np.errstate(invalid="ignore"):
                 cols.append(values if field == "rating" else np.log1p(np.clip(values, 0, None)))
         return np.column_stack(cols)

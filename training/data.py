@@ -19,10 +19,21 @@ from features.schema import INPUT_COLUMNS, LABEL, NUMERIC_FIELDS, parse_number
 from features.text import normalize_title
 
 PRICERUNNER_COLUMNS = [
-    "product_id", "product_title", "merchant_id", "cluster_id", "cluster_label", "category_id", "category_label",
+    "product_id",
+    "product_title",
+    "merchant_id",
+    "cluster_id",
+    "cluster_label",
+    "category_id",
+    "category_label",
 ]
-AMAZON_MAP = {"name": "title", "sub_category": "subcategory", "main_category": LABEL,
-              "ratings": "rating", "no_of_ratings": "reviews_count"}
+AMAZON_MAP = {
+    "name": "title",
+    "sub_category": "subcategory",
+    "main_category": LABEL,
+    "ratings": "rating",
+    "no_of_ratings": "reviews_count",
+}
 
 
 class DataFormatError(ValueError):
@@ -64,12 +75,14 @@ def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:
         # actual_price is the list price; discount_price fills the gaps.
         frame["price"] = parse_number(frame["actual_price"]).fillna(parse_number(frame["discount_price"]))
     elif {"product_title", "merchant_id", "category_label"} <= cols:
-        frame = pd.DataFrame({
-            "title": raw["product_title"],
-            "seller_id": raw["merchant_id"],
-            "brand": raw["cluster_label"].astype(str).str.split(n=1).str[0],
-            LABEL: raw["category_label"],
-        })
+        frame = pd.DataFrame(
+            {
+                "title": raw["product_title"],
+                "seller_id": raw["merchant_id"],
+                "brand": raw["cluster_label"].astype(str).str.split(n=1).str[0],
+                LABEL: raw["category_label"],
+            }
+        )
     elif {"title", LABEL} <= cols:
         frame = raw.copy()
     else:
@@ -100,9 +113,7 @@ def load_products(path: str | Path) -> tuple[pd.DataFrame, Fingerprint]:
     return frame, Fingerprint(str(path.resolve()), file_sha256(path), len(frame))
 
 
-def title_group_split(
-    frame: pd.DataFrame, test_size: float = 0.2, seed: int = 42
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def title_group_split(frame: pd.DataFrame, test_size: float = 0.2, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split so that all listings sharing a normalised title land on the same side."""
     groups = normalize_title(frame["title"]).to_numpy()
     splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)

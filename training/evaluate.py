@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import classification_report, confusion_matrix, f1_score  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:

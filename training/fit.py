@@ -22,11 +22,13 @@ PRIMARY_PARAMS: dict[str, object] = {
     "bagging_freq": 1,
     "lambda_l2": 1.0,
     # hashed ids of sub-categories/brands: allow small groups to split
-    "min_data_per_group": 5,
-    "cat_smooth": 5.0,
+    "min_data_per_group": 20,
+    "cat_smooth": 10.0,
+    "cat_l2": 10.0,
     "max_cat_threshold": 64,
     "verbose": -1,
-    "num_threads": 2,
+    # one thread: with OpenMP, 2 threads on a busy 2-core machine spin-wait and run ~10x slower
+    "num_threads": 1,
     "seed": 0,
     "deterministic": True,
 }
@@ -45,10 +47,15 @@ def fit_primary(
 ) -> lgb.Booster:
     """LightGBM multiclass with early stopping on the validation split."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}
-    train_set = lgb.Dataset(X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False)
+    train_set = lgb.Dataset(
+        X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
+    )
     valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
     return lgb.train(
-        params, train_set, num_boost_round=max_rounds, valid_sets=[valid_set],
+        params,
+        train_set,
+        num_boost_round=max_rounds,
+        valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
     )
 

@@ -28,7 +28,9 @@ def pinned_requirements() -> list[str]:
     return [r for r in reqs if "extra ==" not in r]
 
 
-def log_bundle(bundle: ModelBundle, example_source: pd.DataFrame, registered_model_name: str | None) -> mlflow.models.model.ModelInfo:
+def log_bundle(
+    bundle: ModelBundle, example_source: pd.DataFrame, registered_model_name: str | None
+) -> mlflow.models.model.ModelInfo:
     """Write the artifact files and log the pyfunc with code, signature and input example."""
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = write_bundle(bundle, tmp)

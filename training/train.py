@@ -14,15 +14,19 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit
 
 from features.pipeline import ProductFeatures
 from features.schema import LABEL
+from features.text import normalize_title
 from pyfunc_model.bundle import ModelBundle
+from pyfunc_model.chain import softmax
 from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
 from training.baseline import fit_title_baseline
@@ -49,76 +53,119 @@ def with_title_only_copies(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, title_only(frame)], ignore_index=True)
 
 
-def train(data: str, registered_model_name: str | None, test_size: float = 0.2, seed: int = 42,
-          synthetic_rows: int = 3000, experiment: str = "product-classifier") -> str:
+@dataclass
+class FittedModel:
+    """What training produces before anything is logged: the bundle plus validation facts."""
+
+    bundle: ModelBundle
+    best_iteration: int
+    temperature: float
+
+
+def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger = log) -> FittedModel:
+    """Fit features, primary, calibration, fallbacks and drift reference on ``train_df``.
+
+    Title text scores are out-of-fold over all of ``train_df`` (with its title-only copies), so
+    the booster's early-stopping rows (15 %, grouped by title) are scored like unseen data.
+    """
+    t0 = time.perf_counter()
+    train_aug = with_title_only_copies(train_df)
+    progress.info("fitting features (hashing, cross, subcategory shares, numeric, out-of-fold title scores)...")
+    features = ProductFeatures(random_state=seed)
+    X = features.fit_transform(train_aug.drop(columns=LABEL), train_aug[LABEL].to_numpy())
+    classes = features.classes_
+    y = train_aug[LABEL].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    groups = normalize_title(train_aug["title"]).to_numpy()
+    fit_rows, valid_rows = next(GroupShuffleSplit(1, test_size=0.15, random_state=seed + 1).split(X, groups=groups))
+    progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
+
+    progress.info("training LightGBM primary with early stopping on %d validation rows...", len(valid_rows))
+    names = [str(n) for n in features.get_feature_names_out()]
+    booster = fit_primary(
+        X[fit_rows], y[fit_rows], X[valid_rows], y[valid_rows], len(classes), features.categorical_indices, names
+    )
+    raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
+    temperature = fit_temperature(raw_valid, y[valid_rows])
+    progress.info(
+        "primary: %d rounds, temperature %.3f (%.1fs)", booster.best_iteration, temperature, time.perf_counter() - t0
+    )
+
+    progress.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
+    prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
+    fallbacks = fit_fallbacks(features, prepared, X, train_aug[LABEL].to_numpy(), classes)
+
+    progress.info("computing drift reference...")
+    plain_valid = valid_rows[valid_rows < len(train_df)]  # validation rows with all their fields
+    val_proba = softmax(raw_valid, temperature)[np.isin(valid_rows, plain_valid)]
+    prior = train_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
+    reference = build_reference(
+        prepared.iloc[: len(train_df)],
+        val_proba.max(axis=1),
+        val_proba.argmax(axis=1) == y[plain_valid],
+        class_prior={str(k): float(v) for k, v in prior.items()},
+    )
+    bundle = ModelBundle(
+        features=features,
+        primary=booster.model_to_string(num_iteration=booster.best_iteration),
+        fallbacks=fallbacks,
+        drift_reference=reference.to_dict(),
+        metadata={
+            "classes": [str(c) for c in classes],
+            "temperature": temperature,
+            "best_iteration": booster.best_iteration,
+            "feature_names": names,
+        },
+    )
+    return FittedModel(bundle, booster.best_iteration, temperature)
+
+
+def train(
+    data: str,
+    registered_model_name: str | None,
+    test_size: float = 0.2,
+    seed: int = 42,
+    synthetic_rows: int = 3000,
+    experiment: str = "product-classifier",
+) -> str:
     """Run the whole training job; returns the MLflow run id."""
     t0 = time.perf_counter()
     frame, fingerprint = load(data, synthetic_rows)
     train_df, test_df = title_group_split(frame, test_size, seed)
-    fit_df, valid_df = title_group_split(train_df, 0.15, seed + 1)
-    log.info("data: %d rows, %d categories (fit %d, valid %d, test %d)", len(frame), frame[LABEL].nunique(),
-             len(fit_df), len(valid_df), len(test_df))
-
+    log.info(
+        "data: %d rows, %d categories (train %d, test %d)",
+        len(frame),
+        frame[LABEL].nunique(),
+        len(train_df),
+        len(test_df),
+    )
     mlflow.set_experiment(experiment)
     with mlflow.start_run() as run:
-        mlflow.log_params({"data_path": fingerprint.path, "data_sha256": fingerprint.sha256,
-                           "data_rows": fingerprint.rows, "test_size": test_size, "seed": seed,
-                           **{f"lgb_{k}": v for k, v in PRIMARY_PARAMS.items()}})
-        fit_aug, valid_aug = with_title_only_copies(fit_df), with_title_only_copies(valid_df)
-
-        log.info("fitting features (hashing, cross, numeric, title text scores out-of-fold)...")
-        features = ProductFeatures(random_state=seed)
-        X_fit = features.fit_transform(fit_aug.drop(columns=LABEL), fit_aug[LABEL].to_numpy())
-        classes = features.classes_
-        index = {c: i for i, c in enumerate(classes)}
-        y_fit = fit_aug[LABEL].map(index).to_numpy()
-        valid_aug = valid_aug[valid_aug[LABEL].isin(index)]
-        X_valid = features.transform(valid_aug.drop(columns=LABEL))
-        y_valid = valid_aug[LABEL].map(index).to_numpy()
-        log.info("features ready: %d columns (%.1fs)", X_fit.shape[1], time.perf_counter() - t0)
-
-        log.info("training LightGBM primary with early stopping...")
-        names = [str(n) for n in features.get_feature_names_out()]
-        booster = fit_primary(X_fit, y_fit, X_valid, y_valid, len(classes), features.categorical_indices, names)
-        raw_valid = booster.predict(X_valid, raw_score=True)
-        temperature = fit_temperature(raw_valid, y_valid)
-        log.info("primary: %d rounds, temperature %.3f (%.1fs)", booster.best_iteration, temperature,
-                 time.perf_counter() - t0)
-
-        log.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
-        prepared_fit = ProductFeatures.prepare(fit_aug.drop(columns=LABEL))
-        fallbacks = fit_fallbacks(features, prepared_fit, X_fit, fit_aug[LABEL].to_numpy(), classes)
-
-        log.info("computing drift reference...")
-        val_proba = np.exp(raw_valid / temperature - (raw_valid / temperature).max(axis=1, keepdims=True))
-        val_proba /= val_proba.sum(axis=1, keepdims=True)
-        prepared_plain = ProductFeatures.prepare(fit_df.drop(columns=LABEL))
-        prior = fit_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
-        reference = build_reference(
-            prepared_plain,
-            val_proba[: len(valid_df)].max(axis=1),
-            val_proba[: len(valid_df)].argmax(axis=1) == y_valid[: len(valid_df)],
-            class_prior={str(k): float(v) for k, v in prior.items()},
+        mlflow.log_params(
+            {
+                "data_path": fingerprint.path,
+                "data_sha256": fingerprint.sha256,
+                "data_rows": fingerprint.rows,
+                "test_size": test_size,
+                "seed": seed,
+                **{f"lgb_{k}": v for k, v in PRIMARY_PARAMS.items()},
+            }
         )
-        bundle = ModelBundle(
-            features=features,
-            primary=booster.model_to_string(num_iteration=booster.best_iteration),
-            fallbacks=fallbacks,
-            drift_reference=reference.to_dict(),
-            metadata={"classes": [str(c) for c in classes], "temperature": temperature,
-                      "best_iteration": booster.best_iteration, "feature_names": names},
-        )
+        fitted = fit_model(train_df, seed)
+        mlflow.log_params({"best_iteration": fitted.best_iteration, "temperature": round(fitted.temperature, 4)})
         train_seconds = time.perf_counter() - t0
 
         log.info("evaluating on the held-out split...")
-        metrics = evaluate(bundle, train_df, test_df, classes)
+        metrics = evaluate(fitted.bundle, train_df, test_df, fitted.bundle.classes)
         metrics["train_seconds"] = train_seconds
         mlflow.log_metrics(metrics)
         for key, value in metrics.items():
             log.info("  %-32s %.4f", key, value)
 
-        log.info("logging the model%s...", f" and registering it as '{registered_model_name}'" if registered_model_name else "")
-        info = log_bundle(bundle, test_df.drop(columns=LABEL), registered_model_name)
+        log.info(
+            "logging the model%s...",
+            f" and registering it as '{registered_model_name}'" if registered_model_name else "",
+        )
+        info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL), registered_model_name)
         mlflow.set_tag("model_uri", info.model_uri)
         if info.registered_model_version:
             log.info("registered %s version %s", registered_model_name, info.registered_model_version)
@@ -130,7 +177,9 @@ def train(data: str, registered_model_name: str | None, test_size: float = 0.2, 
         return run.info.run_id
 
 
-def evaluate(bundle: ModelBundle, train_df: pd.DataFrame, test_df: pd.DataFrame, classes: np.ndarray) -> dict[str, float]:
+def evaluate(
+    bundle: ModelBundle, train_df: pd.DataFrame, test_df: pd.DataFrame, classes: np.ndarray
+) -> dict[str, float]:
     """Score the assembled model (features, primary, chain) on the test split; log reports and plots."""
     model = ProductClassifierModel()
     model.setup(bundle)
@@ -148,8 +197,13 @@ def evaluate(bundle: ModelBundle, train_df: pd.DataFrame, test_df: pd.DataFrame,
             metrics[f"ece{suffix}"] = expected_calibration_error(proba, test_df[LABEL].map(index).to_numpy())
             metrics[f"primary_share{suffix}"] = float((out["model_used"] == "primary").mean())
             mlflow.log_dict(per_class_report(y, pred), f"reports/per_class{suffix or '_all_fields'}.json")
-            png = confusion_plot(y, pred, [str(c) for c in classes], Path(tmp) / f"confusion{suffix or '_all_fields'}.png",
-                                 f"confusion matrix ({'title only' if suffix else 'all fields'})")
+            png = confusion_plot(
+                y,
+                pred,
+                [str(c) for c in classes],
+                Path(tmp) / f"confusion{suffix or '_all_fields'}.png",
+                f"confusion matrix ({'title only' if suffix else 'all fields'})",
+            )
             mlflow.log_artifact(str(png), "plots")
     t = time.perf_counter()
     baseline = fit_title_baseline(train_df["title"], train_df[LABEL])

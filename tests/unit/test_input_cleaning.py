@@ -1,0 +1,68 @@
+"""The input contract: coercion, per-row issues and the one hard error (no title column)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.schema import MAX_TITLE_CHARS, InputSchemaError, clean_input, parse_number
+from features.text import derive_brand, normalize_title
+
+
+def test_parse_number_handles_real_listing_formats():
+    raw = pd.Series(["₹32,999", "2,255", " 4.2 ", "Get", "FREE Delivery by Amazon", None, ""], dtype=object)
+    out = parse_number(raw)
+    assert out.iloc[:3].tolist() == [32999.0, 2255.0, 4.2]
+    assert out.iloc[3:].isna().all()
+
+
+def test_missing_title_column_is_a_clear_error():
+    with pytest.raises(InputSchemaError, match="'title'"):
+        clean_input(pd.DataFrame({"name": ["x"]}))
+
+
+def test_bad_values_become_missing_with_reasons():
+    raw = pd.DataFrame(
+        {
+            "title": ["ok", None, "", "x" * (MAX_TITLE_CHARS + 10), "tab\there\x00"],
+            "price": ["abc", -5, np.inf, 10, "₹1,299"],
+            "rating": [4.0, 9.0, None, 3, "Get"],
+        }
+    )
+    clean = clean_input(raw)
+    f = clean.frame
+    assert len(f) == 5
+    assert f["price"].isna().tolist() == [True, True, True, False, False]
+    assert f.loc[4, "price"] == 1299.0
+    assert "price_unparseable" in clean.issues[0]
+    assert "price_out_of_range" in clean.issues[1] and "rating_out_of_range" in clean.issues[1]
+    assert "price_not_finite" in clean.issues[2]
+    assert "title_empty" in clean.issues[1] and "title_empty" in clean.issues[2]
+    assert "title_truncated" in clean.issues[3] and len(f.loc[3, "title"]) == MAX_TITLE_CHARS
+    assert "\x00" not in f.loc[4, "title"]
+    assert "rating_unparseable" in clean.issues[4]
+
+
+def test_integer_and_missing_optional_columns():
+    clean = clean_input(pd.DataFrame({"title": ["a", "b"], "price": np.array([10, 20], dtype="int64")}))
+    assert clean.frame["price"].dtype == np.float64
+    assert clean.frame["brand"].tolist() == [None, None]
+    assert clean.issues == [[], []]
+
+
+def test_row_order_and_index_do_not_matter():
+    raw = pd.DataFrame({"title": ["a", "b", "c"]}, index=[10, 3, 7])
+    assert clean_input(raw).frame["title"].tolist() == ["a", "b", "c"]
+
+
+def test_brand_derived_from_title_when_absent():
+    titles = pd.Series(["(Renewed) USHA fan", "LG TV", "", None])
+    brands = pd.Series(["Bosch", None, None, None])
+    assert derive_brand(titles, brands).tolist() == ["bosch", "lg", None, None]
+    assert derive_brand(titles).tolist()[:2] == ["usha", "lg"]
+    assert derive_brand(pd.Series(["(Renewed)"])).tolist() == ["renewed"]
+
+
+def test_normalize_title():
+    assert normalize_title(pd.Series(["LG 1.5-Ton  AC!!", None])).tolist() == ["lg 1 5 ton ac", ""]
