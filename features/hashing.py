@@ -40,7 +40,7 @@ def hash_buckets(values: pd.Series, n_buckets: int, seed: int = HASH_SEED) -> np
     return out
 
 
-class HashingEncoder(TransformerMixin, BaseEstimator):
+class HashingEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Map each categorical column to a hash bucket id (a LightGBM categorical feature).
 
     ``fit`` learns nothing about the mapping (it is fixed by the hash); it records the buckets
@@ -80,6 +80,15 @@ class HashingEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "seen_buckets_")
         return self._buckets(self._validated(X, reset=False))
 
+    def transform_columns(self, frame: pd.DataFrame) -> np.ndarray:
+        """Serving fast path: ``transform`` for a frame already holding the fitted columns by name.
+
+        Skips scikit-learn's input validation, which costs more than the hashing for one row.
+        """
+        check_is_fitted(self, "seen_buckets_")
+        cols = [hash_buckets(frame[c], self.n_buckets, self.seed) for c in self.columns_]
+        return np.column_stack(cols)
+
     def unseen_mask(self, X: object) -> np.ndarray:
         """Boolean (rows x columns): value present but its bucket never seen in training."""
         buckets = self.transform(X)
@@ -91,7 +100,7 @@ class HashingEncoder(TransformerMixin, BaseEstimator):
         return np.asarray([f"{c}_bucket" for c in self.columns_], dtype=object)
 
 
-class BrandPriceCross(TransformerMixin, BaseEstimator):
+class BrandPriceCross(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Hash of (brand, price range): "Apple under 1,000" and "Apple over 50,000" differ.
 
     Price ranges are quantile bins of log price learned in ``fit``. Input columns: brand

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from features.schema import NUMERIC_FIELDS
 
 
-class NumericFeatures(TransformerMixin, BaseEstimator):
+class NumericFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """log1p(price), log1p(reviews_count), rating; LightGBM learns where missing values go."""
 
     def fit(self, X: pd.DataFrame, y: object = None) -> NumericFeatures:

@@ -19,7 +19,7 @@ from features.text import derive_brand
 from features.title import TitleStats, TitleTextScorer
 
 
-class ProductFeatures(TransformerMixin, BaseEstimator):
+class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Hashed categoricals, brand x price cross, numeric transforms, title stats and scores.
 
     Accepts a DataFrame with at least ``title``; every optional column may be absent or
@@ -84,7 +84,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator):
     def _tabular(self, frame: pd.DataFrame) -> np.ndarray:
         return np.hstack(
             [
-                self.hashing_.transform(frame[list(CATEGORICAL_FIELDS)]),
+                self.hashing_.transform_columns(frame),
                 self.cross_.transform(frame),
                 self.subcategory_shares_.transform(frame["subcategory"]),
                 self.numeric_.transform(frame),

@@ -118,7 +118,8 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
                 [
                     v is not None and not (isinstance(v, float) and v != v) and str(v).strip() != ""
                     for v in col.to_numpy(dtype=object)
-                ]
+                ],
+                dtype=bool,
             )
             _flag(issues, given & np.isnan(values), f"{field}_unparseable")
         nonfinite = np.isinf(values)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from features.hashing import hash_buckets
 
 
-class HashedTargetEncoder(TransformerMixin, BaseEstimator):
+class HashedTargetEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Smoothed class shares of each hashed value of one column (``min_count`` rows or more)."""
 
     def __init__(self, n_buckets: int = 4096, smoothing: float = 1.0, min_count: int = 3) -> None:

@@ -15,7 +15,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import FeatureUnion
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -29,7 +28,7 @@ def _titles(X: object) -> pd.Series:
     return pd.Series(arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr)
 
 
-class TitleStats(TransformerMixin, BaseEstimator):
+class TitleStats(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Length in characters and tokens, share of digits and of upper-case letters."""
 
     def __sklearn_tags__(self):
@@ -61,7 +60,7 @@ class TitleStats(TransformerMixin, BaseEstimator):
         return np.asarray(["title_chars", "title_tokens", "title_digit_share", "title_upper_share"], dtype=object)
 
 
-class TitleTextScorer(TransformerMixin, BaseEstimator):
+class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """One linear-model score per class from word 1-2 and char 3-5 n-gram TF-IDF of the title.
 
     A fitted vocabulary (capped by ``max_features``) rather than hashing: measured on the real
@@ -76,32 +75,19 @@ class TitleTextScorer(TransformerMixin, BaseEstimator):
         self.n_splits = n_splits
         self.random_state = random_state
 
-    def _make_vectorizer(self) -> FeatureUnion:
-        return FeatureUnion(
-            [
-                (
-                    "word",
-                    TfidfVectorizer(
-                        ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32, max_features=self.max_features
-                    ),
-                ),
-                (
-                    "char",
-                    TfidfVectorizer(
-                        analyzer="char_wb",
-                        ngram_range=(3, 5),
-                        sublinear_tf=True,
-                        dtype=np.float32,
-                        max_features=self.max_features,
-                    ),
-                ),
-            ]
-        )
+    def _make_vectorizers(self) -> list[TfidfVectorizer]:
+        common = {"sublinear_tf": True, "dtype": np.float32, "max_features": self.max_features}
+        return [
+            TfidfVectorizer(ngram_range=(1, 2), **common),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common),
+        ]
 
     def vectorize(self, X: object) -> sp.csr_matrix:
         """TF-IDF weighted n-gram matrix (also the input of the naive Bayes fallback)."""
-        check_is_fitted(self, "vectorizer_")
-        return self.vectorizer_.transform(as_strings(_titles(X)))
+        check_is_fitted(self, "vectorizers_")
+        titles = as_strings(_titles(X))
+        # a plain hstack: FeatureUnion would start joblib machinery on every (single-row) call
+        return sp.hstack([v.transform(titles) for v in self.vectorizers_], format="csr")
 
     def _new_model(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
@@ -112,8 +98,9 @@ class TitleTextScorer(TransformerMixin, BaseEstimator):
 
     def _fit_full(self, titles: pd.Series, y: np.ndarray) -> sp.csr_matrix:
         self.n_features_in_ = 1
-        self.vectorizer_ = self._make_vectorizer()
-        matrix = self.vectorizer_.fit_transform(as_strings(titles))
+        self.vectorizers_ = self._make_vectorizers()
+        text = as_strings(titles)
+        matrix = sp.hstack([v.fit_transform(text) for v in self.vectorizers_], format="csr")
         self.model_ = self._new_model().fit(matrix, y)
         self.classes_ = self.model_.classes_
         return matrix

@@ -124,8 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     params = json.loads(args.params) if args.params else None
-    master = args.master or (None if os.environ.get("SPARK_HOME") or "pyspark.master" in os.environ else "local[*]")
-    spark = build_spark(master)
+    spark = build_spark(args.master)  # None: spark-submit's --master, else Spark's default local[*]
     try:
         started = time.perf_counter()
         df = spread(read_input(spark, args.input, args.input_format), args.partitions)

@@ -24,6 +24,7 @@ from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import row_ood_reasons
 from pyfunc_model.drift.reference import DriftReference
+from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.params import PredictParams
 from pyfunc_model.signature import OUTPUT_COLUMNS
@@ -94,10 +95,11 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
         )
 
-        ood = row_ood_reasons(frame, self.drift_reference)
+        summary = summarize(frame, self.drift_reference)  # computed once, read by both checks
+        ood = row_ood_reasons(frame, self.drift_reference, summary)
         row_reasons = [a + b for a, b in zip(issues, ood, strict=True)]
         confidence = np.nan_to_num(primary_proba.max(axis=1), nan=0.0)
-        verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window)
+        verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window, summary=summary)
 
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
         result = run_chain(primary_proba, start, reasons, self._scorers(frame, X), opts.confidence_threshold)

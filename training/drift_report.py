@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import ProductFeatures
-from features.schema import LABEL
+from features.schema import CATEGORICAL_FIELDS, LABEL
 from pyfunc_model.drift import DriftMonitor, DriftReference, DriftVerdict, ood_flags, summarize
 from pyfunc_model.drift.sketch import QUANTILE_LEVELS
 from pyfunc_model.drift.summary import CATEGORICAL, NUMERIC, RowSummary, token_shares
@@ -43,8 +43,19 @@ def load_reference(model: Any) -> DriftReference:
     return reference if isinstance(reference, DriftReference) else DriftReference.from_dict(reference)
 
 
+def to_model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical input columns as the signature wants them: an all-missing text column (read from
+    a file as float NaN) becomes object/None, which MLflow's schema check accepts."""
+    out = frame.drop(columns=[LABEL], errors="ignore").copy()
+    for col in CATEGORICAL_FIELDS:
+        if col in out.columns:
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
+    return out
+
+
 def model_confidence(model: Any, frame: pd.DataFrame, rows_per_call: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """Max probability and predicted category per row, scored in bounded calls."""
+    frame = to_model_input(frame)
     parts = [model.predict(frame.iloc[i : i + rows_per_call]) for i in range(0, len(frame), rows_per_call)]
     out = pd.concat(parts, ignore_index=True)
     return out["confidence"].to_numpy(dtype="float64"), out["category"].astype(str).to_numpy()
@@ -118,6 +129,7 @@ def feature_plots(ref: DriftReference, summary: RowSummary, confidence: np.ndarr
 
 
 def chunk_verdicts(ref: DriftReference, summary: RowSummary, conf: np.ndarray, rows: int) -> list[DriftVerdict]:
+    """Verdicts for consecutive chunks, in file order (arrival order when the file is a log)."""
     monitor = DriftMonitor(ref, window_size=max(rows, 30), min_batch=min(rows, 30))
     out = []
     for start in range(0, len(summary) - rows + 1, rows):
@@ -128,9 +140,15 @@ def chunk_verdicts(ref: DriftReference, summary: RowSummary, conf: np.ndarray, r
 
 def build_summary(
     ref: DriftReference, prepared: pd.DataFrame, conf: np.ndarray, labels: np.ndarray | None,
-    predicted: np.ndarray, chunk_rows: int,
+    predicted: np.ndarray, chunk_rows: int, shuffle: bool = False,
 ) -> tuple[dict[str, Any], RowSummary]:
     summary = summarize(prepared, ref)
+    if shuffle:  # a file sorted by category makes every chunk look drifted; shuffle to judge batches
+        order = np.random.default_rng(0).permutation(len(prepared))
+        summary, conf = RowSummary(summary.table[order], summary.tokens[order]), conf[order]
+        prepared = prepared.iloc[order].reset_index(drop=True)
+        predicted = predicted[order]
+        labels = labels[order] if labels is not None else None
     overall = DriftMonitor(ref, window_size=max(len(prepared), 30)).check(prepared, conf, summary=summary)
     chunks = chunk_verdicts(ref, summary, conf, chunk_rows)
     flags = ood_flags(prepared, ref, summary)
@@ -140,6 +158,7 @@ def build_summary(
         "overall": asdict(overall),
         "chunks": {
             "rows_per_chunk": chunk_rows,
+            "shuffled": shuffle,
             "n": len(chunks),
             "drifted_share": float(np.mean([c.drifted for c in chunks])) if chunks else 0.0,
             "score_median": float(np.median([c.score for c in chunks])) if chunks else 0.0,
@@ -179,7 +198,8 @@ def render_html(report: dict[str, Any], plots: dict[str, str], model_uri: str, d
 concept drift: {overall['concept_drift']}</li>
 <li>estimated accuracy (CBPE): {overall['estimated_accuracy']:.3f}; validation accuracy:
 {report['validation_accuracy']}{'' if acc is None else f'; actual accuracy (labels in the file): {acc:.3f}'}</li>
-<li>{report['chunks']['n']} chunks of {report['chunks']['rows_per_chunk']} rows: {report['chunks']['drifted_share']:.1%}
+<li>{report['chunks']['n']} chunks of {report['chunks']['rows_per_chunk']} rows
+({'random order' if report['chunks']['shuffled'] else 'file order'}): {report['chunks']['drifted_share']:.1%}
 flagged; tests that fired: {html.escape(str(report['chunks']['flagged_tests']))}</li>
 <li>OOD shares: {html.escape(json.dumps({k: round(v, 4) for k, v in report['ood_share'].items()}))}</li></ul>
 <h2>Tests on the whole file ({overall['details']['regime']} regime)</h2>
@@ -187,7 +207,7 @@ flagged; tests that fired: {html.escape(str(report['chunks']['flagged_tests']))}
 <th>drifted</th></tr>{rows}</table><h2>Per-feature plots</h2>{images}</body></html>"""
 
 
-def run(model_uri: str, data: str, out: str, chunk_rows: int = 200) -> dict[str, Any]:
+def run(model_uri: str, data: str, out: str, chunk_rows: int = 200, shuffle: bool = False) -> dict[str, Any]:
     import mlflow
     import mlflow.pyfunc
 
@@ -198,7 +218,7 @@ def run(model_uri: str, data: str, out: str, chunk_rows: int = 200) -> dict[str,
     inputs = frame.drop(columns=[LABEL], errors="ignore")
     conf, predicted = model_confidence(model, inputs)
     prepared = ProductFeatures.prepare(inputs)
-    report, summary = build_summary(reference, prepared, conf, labels, predicted, chunk_rows)
+    report, summary = build_summary(reference, prepared, conf, labels, predicted, chunk_rows, shuffle)
     report.update({"model_uri": model_uri, "data": fingerprint.path, "data_sha256": fingerprint.sha256})
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -226,9 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", required=True, help="CSV/Parquet of listings (canonical columns or a known source)")
     ap.add_argument("--out", default="drift_report", help="folder for drift_report.html and drift_summary.json")
     ap.add_argument("--chunk-rows", type=int, default=200, help="rows per chunk for the per-batch verdicts")
+    ap.add_argument("--shuffle-chunks", action="store_true",
+                    help="chunk a random order instead of file order (for files sorted by category)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    report = run(args.model_uri, args.data, args.out, args.chunk_rows)
+    report = run(args.model_uri, args.data, args.out, args.chunk_rows, args.shuffle_chunks)
     overall = report["overall"]
     print(f"drift={overall['drifted']} score={overall['score']:.3f} features={overall['drifted_features']} "
           f"chunks_flagged={report['chunks']['drifted_share']:.1%} run_id={report['run_id']} out={args.out}")

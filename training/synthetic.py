@@ -73,8 +73,8 @@ def generate_synthetic_products(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     rows = []
     for i, cat in enumerate(labels):
         spec = _CATALOGUE[cat]
-        # 10 % of titles borrow a noun from another category, so the task is not trivial.
-        noun_cat = cat if rng.random() > 0.1 else rng.choice(cats)
+        # 20 % of titles borrow a noun from another category, so the task is not trivial.
+        noun_cat = cat if rng.random() > 0.2 else rng.choice(cats)
         brand = str(rng.choice(spec["brands"]))
         noun = str(rng.choice(_CATALOGUE[noun_cat]["nouns"]))
         adj = " ".join(rng.choice(_ADJECTIVES, size=rng.integers(0, 3), replace=False))
