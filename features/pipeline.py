@@ -124,4 +124,4 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     @property
     def n_tabular(self) -> int:
         """Number of leading columns that do not come from the text scorer."""
-        return len(self.get_feature_names_out()) - len(self.classes_)
+        return len(self.get_feature_names_out()) - len(self.text_.get_feature_names_out())

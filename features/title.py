@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold
+from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -68,8 +69,14 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     """
 
     def __init__(
-        self, max_features: int | None = 300_000, C: float = 0.5, n_splits: int = 5, random_state: int = 0
+        self,
+        max_features: int | None = 300_000,
+        C: float = 0.5,
+        naive_bayes: bool = True,
+        n_splits: int = 5,
+        random_state: int = 0,
     ) -> None:
+        self.naive_bayes = naive_bayes
         self.max_features = max_features
         self.C = C
         self.n_splits = n_splits
@@ -92,6 +99,25 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     def _new_model(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
 
+    def _new_models(self) -> list:
+        models: list = [self._new_model()]
+        if self.naive_bayes:
+            models.append(ComplementNB(alpha=0.3))
+        return models
+
+    @staticmethod
+    def _scores(models: list, matrix: sp.csr_matrix) -> np.ndarray:
+        """SVM margins, then naive Bayes log-probabilities relative to the row's best class."""
+        blocks = []
+        for m in models:
+            if isinstance(m, ComplementNB):
+                logp = m.predict_log_proba(matrix)
+                blocks.append(logp - logp.max(axis=1, keepdims=True))
+            else:
+                scores = m.decision_function(matrix)
+                blocks.append(scores.reshape(scores.shape[0], -1))
+        return np.hstack(blocks).astype("float64")
+
     def fit(self, X: object, y: object) -> TitleTextScorer:
         self._fit_full(_titles(X), np.asarray(y))
         return self
@@ -101,8 +127,8 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.vectorizers_ = self._make_vectorizers()
         text = as_strings(titles)
         matrix = sp.hstack([v.fit_transform(text) for v in self.vectorizers_], format="csr")
-        self.model_ = self._new_model().fit(matrix, y)
-        self.classes_ = self.model_.classes_
+        self.models_ = [m.fit(matrix, y) for m in self._new_models()]
+        self.classes_ = self.models_[0].classes_
         return matrix
 
     def fit_transform(self, X: object, y: object = None, **fit_params: object) -> np.ndarray:
@@ -122,22 +148,23 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         n_splits = min(self.n_splits, len(np.unique(uniq_groups)))
         if n_splits < 2:
             return self.transform(X)
-        oof = np.full((len(uniq_y), len(self.classes_)), -1.0)
+        k = len(self.classes_)
+        oof = np.full((len(uniq_y), k * len(self.models_)), -1.0)
         for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(matrix, uniq_y, uniq_groups):
-            fold = self._new_model().fit(matrix[train_idx], uniq_y[train_idx])
-            cols = np.searchsorted(self.classes_, fold.classes_)
-            scores = fold.decision_function(matrix[test_idx])
-            oof[np.ix_(test_idx, cols)] = scores.reshape(len(test_idx), -1)
+            folds = [m.fit(matrix[train_idx], uniq_y[train_idx]) for m in self._new_models()]
+            cols = np.searchsorted(self.classes_, folds[0].classes_)
+            cols = np.concatenate([cols + j * k for j in range(len(folds))])
+            oof[np.ix_(test_idx, cols)] = self._scores(folds, matrix[test_idx])
         # every row gets the out-of-fold scores of its (title, label) pair
         key = pd.MultiIndex.from_arrays([uniq_groups, uniq_y])
         pos = key.get_indexer(pd.MultiIndex.from_arrays([groups, y]))
         return oof[pos]
 
     def transform(self, X: object) -> np.ndarray:
-        check_is_fitted(self, "model_")
-        scores = self.model_.decision_function(self.vectorize(X))
-        return scores.reshape(scores.shape[0], -1).astype("float64")
+        check_is_fitted(self, "models_")
+        return self._scores(self.models_, self.vectorize(X))
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "classes_")
-        return np.asarray([f"text_score_{i}" for i in range(len(self.classes_))], dtype=object)
+        prefixes = ["text_score", "text_nb_logp"][: len(self.models_)]
+        return np.asarray([f"{p}_{i}" for p in prefixes for i in range(len(self.classes_))], dtype=object)

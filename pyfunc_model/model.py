@@ -98,7 +98,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         summary = summarize(frame, self.drift_reference)  # computed once, read by both checks
         ood = row_ood_reasons(frame, self.drift_reference, summary)
         row_reasons = [a + b for a, b in zip(issues, ood, strict=True)]
-        confidence = np.nan_to_num(primary_proba.max(axis=1), nan=0.0)
+        confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
         verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window, summary=summary)
 
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)

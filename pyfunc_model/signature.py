@@ -1,8 +1,9 @@
 """Model signature and input example.
 
-``title`` is a required string. The other inputs are optional; the numeric ones are declared
-``Any`` because MLflow's in-process check rejects int64 for a double column, and a notebook
-user's integer prices must work: ``features.schema.clean_input`` coerces and validates them.
+``title`` is a required string. The other inputs are optional and declared ``Any``: MLflow's
+own check rejects int64 for a double column (a notebook user's integer prices must work) and
+an all-empty string column that pandas read as float NaN (a CSV with no seller ids must work).
+``features.schema.clean_input`` coerces every optional field and reports unusable values per row.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ OUTPUT_COLUMNS = (
 def model_signature() -> ModelSignature:
     inputs = Schema(
         [ColSpec("string", TITLE)]
-        + [ColSpec("string", f, required=False) for f in CATEGORICAL_FIELDS]
-        + [ColSpec(AnyType(), f, required=False) for f in NUMERIC_FIELDS]
+        + [ColSpec(AnyType(), f, required=False) for f in CATEGORICAL_FIELDS + NUMERIC_FIELDS]
     )
     outputs = Schema(
         [

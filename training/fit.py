@@ -17,7 +17,7 @@ PRIMARY_PARAMS: dict[str, object] = {
     "learning_rate": 0.05,
     "num_leaves": 15,
     "min_data_in_leaf": 20,
-    "feature_fraction": 0.6,
+    "feature_fraction": 1.0,  # every tree may use the subcategory shares (0.6 cost 0.01 F1 with all fields)
     "bagging_fraction": 0.8,
     "bagging_freq": 1,
     "lambda_l2": 1.0,
@@ -43,7 +43,7 @@ def fit_primary(
     categorical: list[int],
     feature_names: list[str],
     max_rounds: int = 2000,
-    early_stopping: int = 50,
+    early_stopping: int = 100,
 ) -> lgb.Booster:
     """LightGBM multiclass with early stopping on the validation split."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}

@@ -3,10 +3,13 @@
 The window keeps only the per-row monitored values (:class:`RowSummary` rows and confidences)
 in fixed-size ring buffers, so memory is bounded by ``window_size`` rows whatever the traffic.
 A ring buffer rather than a ``deque`` of rows: O(1) appends and the tests read it as one array.
+The window is tested at two scales, all of it and its most recent fifth, so a change shows
+within ~100 rows while slow drifts still accumulate evidence over the whole window.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 
@@ -73,14 +76,21 @@ class _Ring:
 class DriftMonitor:
     """Thread-safe drift checks against a :class:`DriftReference`."""
 
-    def __init__(self, reference: DriftReference, window_size: int = 1000, min_batch: int = 30) -> None:
+    def __init__(
+        self, reference: DriftReference, window_size: int = 1000, min_batch: int = 30, retest_every: int | None = None
+    ) -> None:
+        """``retest_every``: rows between two window tests (default window_size // 100); calls in
+        between reuse the last window verdict, so single-row traffic pays for the tests ~1 call in
+        10 at the default window of 1000, at the price of at most that many rows of extra delay."""
         if window_size < min_batch or min_batch < 1:
-            raise ValueError(f"need 1 <= min_batch <= window_size, got min_batch={min_batch}, window_size={window_size}")
+            raise ValueError(f"need 1 <= min_batch <= window_size, got {min_batch=}, {window_size=}")
         self.reference = reference
         self.window_size = int(window_size)
         self.min_batch = int(min_batch)
+        self.retest_every = retest_every
         self._ring = _Ring(self.window_size)
         self._lock = threading.Lock()
+        self._last: tuple[int, DriftVerdict] | None = None  # (rows appended when tested, verdict)
 
     @property
     def window_len(self) -> int:
@@ -90,10 +100,11 @@ class DriftMonitor:
     def reset(self) -> None:
         with self._lock:
             self._ring = _Ring(self._ring.capacity)
+            self._last = None
 
     def check(
         self,
-        prepared: pd.DataFrame,
+        prepared: pd.DataFrame | None,
         confidence: np.ndarray | None,
         window_size: int | None = None,
         summary: RowSummary | None = None,
@@ -101,9 +112,13 @@ class DriftMonitor:
         """Thread-safe. Batches >= min_batch rows are tested on their own; smaller ones join the
         sliding window, which is tested once it holds >= min_batch rows.
 
-        ``summary`` may be passed when the caller already computed it (e.g. for OOD reasons).
+        ``summary`` may be passed when the caller already computed it (e.g. for OOD reasons);
+        ``prepared`` is then not read. ``confidence`` None skips the concept-drift tests.
         """
-        summary = summary if summary is not None else summarize(prepared, self.reference)
+        if summary is None:
+            if prepared is None:
+                raise ValueError("check needs the prepared frame or its summary")
+            summary = summarize(prepared, self.reference)
         n = len(summary)
         conf = np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype="float64").reshape(-1)
         if conf.size != n:
@@ -116,19 +131,46 @@ class DriftMonitor:
             capacity = int(window_size) if window_size is not None else self._ring.capacity
             if capacity != self._ring.capacity:
                 self._ring = self._ring.resized(capacity)
+                self._last = None
             self._ring.append(summary.table, summary.tokens, conf)
-            held = self._ring.size
+            held, appended = self._ring.size, self._ring.appended
+            every = self.retest_every if self.retest_every is not None else max(1, capacity // 100)
+            if self._last is not None and appended - self._last[0] < every:
+                return dataclasses.replace(self._last[1], details={**self._last[1].details, "reused": True})
             snapshot = self._ring.ordered() if held >= self.min_batch else None
         if snapshot is None:
             return DriftVerdict(False, 0.0, "window", [], False, estimated_accuracy(self.reference, conf),
                                 {"n_rows": held, "status": f"warming up: {held}/{self.min_batch} rows"})
-        table, tokens, wconf = snapshot
-        return self._evaluate(table, tokens, wconf, "window", bool(np.isfinite(wconf).any()))
+        verdict = self._test_window(*snapshot, held)
+        with self._lock:
+            if self._last is None or self._last[0] < appended:
+                self._last = (appended, verdict)
+        return verdict
+
+    def _test_window(self, table: np.ndarray, tokens: np.ndarray, wconf: np.ndarray, held: int) -> DriftVerdict:
+        """Test the whole window and its most recent fifth; report the stronger evidence."""
+        has_conf = bool(np.isfinite(wconf).any())
+        recent = max(self.min_batch, held // 5)
+        if held - recent < self.min_batch:
+            return self._evaluate(table, tokens, wconf, "window", has_conf)
+        whole = self._evaluate(table, tokens, wconf, "window", has_conf, alpha_share=0.5)
+        last = self._evaluate(table[-recent:], tokens[-recent:], wconf[-recent:], "window", has_conf, alpha_share=0.5)
+        chosen = last if last.score > whole.score else whole
+        chosen.details["window_rows"] = held
+        chosen.details["tested_rows"] = {"window": held, "recent": recent}
+        chosen.details["scale"] = "recent" if chosen is last else "window"
+        return chosen
 
     def _evaluate(
-        self, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray, scope: str, has_conf: bool
+        self,
+        table: np.ndarray,
+        tokens: np.ndarray,
+        conf: np.ndarray,
+        scope: str,
+        has_conf: bool,
+        alpha_share: float = 1.0,
     ) -> DriftVerdict:
-        results = run_tests(self.reference, table, tokens, conf if has_conf else None)
+        results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha_share)
         flagged = [r for r in results if r.drifted]
         data = [r for r in flagged if r.kind == "data"]
         concept = any(r.kind == "concept" for r in flagged)

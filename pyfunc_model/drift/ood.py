@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.summary import CATEGORICAL, COL, RowSummary, summarize
+from pyfunc_model.drift.summary import CATEGORICAL, RowSummary, summarize
 
 #: Reason names for unseen categorical values (``seller_id`` -> ``unseen_seller``).
 UNSEEN_REASON = {"subcategory": "unseen_subcategory", "brand": "unseen_brand", "seller_id": "unseen_seller"}
@@ -23,7 +23,9 @@ def _relied_on(reference: DriftReference, field: str) -> bool:
     return sketch is not None and 1.0 - sketch.missing_share >= RELIED_ON_SHARE
 
 
-def ood_flags(prepared: pd.DataFrame, reference: DriftReference, summary: RowSummary | None = None) -> dict[str, np.ndarray]:
+def ood_flags(
+    prepared: pd.DataFrame, reference: DriftReference, summary: RowSummary | None = None
+) -> dict[str, np.ndarray]:
     """Boolean mask per reason (vectorised); :func:`row_ood_reasons` turns it into lists."""
     s = summary if summary is not None else summarize(prepared, reference)
     cfg = reference.settings
@@ -65,4 +67,4 @@ def row_ood_reasons(
     return out
 
 
-__all__ = ["COL", "ood_flags", "row_ood_reasons"]
+__all__ = ["ood_flags", "row_ood_reasons"]

@@ -17,6 +17,7 @@ from sklearn.model_selection import GroupKFold
 
 from features.hashing import hash_buckets
 from features.text import normalize_title
+from pyfunc_model.drift.calibrate import dispersion_factors
 from pyfunc_model.drift.sketch import NumericSketch, decode_bitmap, encode_bitmap
 from pyfunc_model.drift.summary import (
     CATEGORICAL,
@@ -36,10 +37,11 @@ TEXT_LEVELS = (16, 64, 256)
 MIN_PRESENT_SHARE = 0.01
 
 DEFAULT_SETTINGS: dict[str, float] = {
-    "alpha": 0.002,  # family-wise error per tested batch/window (Bonferroni across tests)
+    "alpha": 0.01,  # family-wise error per tested batch/window (Bonferroni across tests)
     "large_n": 1000,  # above this many rows: distances instead of p-values (Evidently's rule)
     "numeric_distance": 0.1,  # normalised Wasserstein threshold
     "categorical_distance": 0.1,  # Jensen-Shannon distance threshold
+    "population_rows": 2000,  # distinct listings assumed behind live traffic (see checks.inflation)
     "share_margin": 0.05,  # unseen/missing share may exceed its expectation by this much
     "confidence_margin": 0.05,  # tolerated drop of the mean max-probability
     "low_confidence_quantile": 0.2,  # validation quantile defining "low confidence"
@@ -95,6 +97,7 @@ class DriftReference:
     subcategory_price: dict[str, Any]
     price_range: list[float]
     settings: dict[str, float]
+    dispersion: dict[str, float] = field(default_factory=dict)
     class_prior: dict[str, float] | None = None
     predicted_mix: dict[str, float] | None = None
     version: int = SCHEMA_VERSION
@@ -121,6 +124,7 @@ class DriftReference:
             subcategory_price=dict(d["subcategory_price"]),
             price_range=list(d["price_range"]),
             settings={**DEFAULT_SETTINGS, **d.get("settings", {})},
+            dispersion={k: float(v) for k, v in d.get("dispersion", {}).items()},
             class_prior=d.get("class_prior"),
             predicted_mix=d.get("predicted_mix"),
         )
@@ -265,6 +269,8 @@ def build_reference(
 
     summary = build_table(prepared, n_bits, seen_from(np.arange(n)), token_seen, subprice)
     _cross_fit(summary, prepared, buckets, tokens, seen_from, n_folds)
+    levels = {f: [k for k in CATEGORICAL_LEVELS if k <= n_bits[f]] for f in CATEGORICAL}
+    dispersion = dispersion_factors(summary, normalize_title(prepared["title"]).to_numpy(), levels, TEXT_LEVELS)
 
     present = {f: float(np.mean(~np.isnan(buckets[f]))) if n else 0.0 for f in CATEGORICAL}
     categorical = {
@@ -296,6 +302,7 @@ def build_reference(
         subcategory_price={"buckets": subprice[0].tolist(), "median": subprice[1].tolist(), "global": global_median},
         price_range=np.quantile(price, [0.001, 0.999]).tolist() if price.size else [0.0, float("inf")],
         settings=cfg,
+        dispersion=dispersion,
         class_prior=class_prior,
         predicted_mix=predicted_mix,
     )

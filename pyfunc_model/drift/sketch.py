@@ -10,7 +10,7 @@ import base64
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 #: Quantile levels of the Wasserstein sketch (midpoints, so both tails count equally).
 QUANTILE_LEVELS = (np.arange(100) + 0.5) / 100.0
@@ -64,26 +64,50 @@ class NumericSketch:
     def usable(self) -> bool:
         return len(self.edges) > 1
 
-    def ks(self, values: np.ndarray) -> tuple[float, float]:
+    def ks(self, values: np.ndarray, alternative: str = "two-sided", n_eff: float | None = None) -> tuple[float, float]:
         """KS statistic evaluated at the stored edges and its p-value (conservative: a sup over
-        fewer points, and KS is conservative for discrete data)."""
+        fewer points, and KS is conservative for discrete data).
+
+        ``alternative="greater"`` tests only for values larger than the reference (e.g. OOV rate).
+        ``n_eff`` (default ``len(values)``) lets the caller account for the reference's own
+        sampling error and for clustered data.
+        """
         n = values.size
         sample_cdf = np.searchsorted(np.sort(values), np.asarray(self.edges), side="right") / n
-        d = float(np.max(np.abs(sample_cdf - np.asarray(self.cdf))))
-        return d, float(stats.kstwo.sf(d, n))
+        n = max(round(n_eff), 1) if n_eff is not None else n
+        diff = np.asarray(self.cdf) - sample_cdf
+        if alternative == "greater":
+            d = float(max(np.max(diff), 0.0))
+            return d, ks_pvalue(d, n, one_sided=True)
+        d = float(np.max(np.abs(diff)))
+        return d, ks_pvalue(d, n)
 
-    def wasserstein(self, values: np.ndarray) -> float:
-        """Wasserstein-1 distance via the quantile functions, divided by the reference std."""
-        q = np.quantile(values, QUANTILE_LEVELS)
+    def wasserstein(self, values: np.ndarray, alternative: str = "two-sided") -> float:
+        """Wasserstein-1 distance via the quantile functions, divided by the reference std;
+        ``alternative="greater"`` counts only where the sample lies above the reference."""
+        diff = np.quantile(values, QUANTILE_LEVELS) - np.asarray(self.quantiles)
+        if alternative == "greater":
+            diff = np.clip(diff, 0.0, None)
         scale = self.std if self.std > 0 else 1.0
-        return float(np.mean(np.abs(q - np.asarray(self.quantiles))) / scale)
+        return float(np.mean(np.abs(diff)) / scale)
 
     def psi(self, values: np.ndarray) -> float:
         """Population stability index over the edge bins (reported, not used to decide)."""
         ref = np.diff(np.concatenate([[0.0], self.cdf, [1.0]]))
-        cur = np.diff(np.concatenate([[0.0], np.searchsorted(np.sort(values), self.edges, side="right") / values.size, [1.0]]))
+        cur_cdf = np.searchsorted(np.sort(values), self.edges, side="right") / values.size
+        cur = np.diff(np.concatenate([[0.0], cur_cdf, [1.0]]))
         ref, cur = np.clip(ref, 1e-4, None), np.clip(cur, 1e-4, None)
         return float(np.sum((cur - ref) * np.log(cur / ref)))
+
+
+def ks_pvalue(d: float, n: int, one_sided: bool = False) -> float:
+    """KS p-value: exact Smirnov for small n, Stephens' asymptotic form above 100 rows
+    (accurate to a few % in the tail and ~100x cheaper than the exact ``kstwo`` at n = 1000)."""
+    if n < 100:
+        p = special.smirnov(n, d)
+        return float(p if one_sided else min(1.0, 2.0 * p))
+    lam = d * (np.sqrt(n) + 0.12 + 0.11 / np.sqrt(n))
+    return float(min(1.0, np.exp(-2.0 * lam * lam)) if one_sided else special.kolmogorov(lam))
 
 
 def js_distance(p: np.ndarray, q: np.ndarray) -> float:
@@ -97,14 +121,14 @@ def js_distance(p: np.ndarray, q: np.ndarray) -> float:
     return float(jensenshannon(p, q, base=2))
 
 
-def chi_square(counts: np.ndarray, ref_share: np.ndarray) -> tuple[float, float]:
-    """Pearson chi-square of observed counts against reference shares (floored so unseen cells
-    cannot divide by zero)."""
+def chi_square(counts: np.ndarray, ref_share: np.ndarray, inflation: float = 1.0) -> tuple[float, float]:
+    """Pearson chi-square of observed counts against reference shares, divided by ``inflation``
+    (reference sampling error and clustering); shares are floored so no cell divides by zero."""
     counts = np.asarray(counts, dtype="float64")
     expected = np.clip(np.asarray(ref_share, dtype="float64"), 1e-6, None)
     expected = expected / expected.sum() * counts.sum()
-    stat = float(np.sum((counts - expected) ** 2 / expected))
-    return stat, float(stats.chi2.sf(stat, max(counts.size - 1, 1)))
+    stat = float(np.sum((counts - expected) ** 2 / expected)) / inflation
+    return stat, float(special.chdtrc(max(counts.size - 1, 1), stat))
 
 
 def share_excess(k: int, n: int, expected: float, margin: float) -> float:
@@ -113,4 +137,6 @@ def share_excess(k: int, n: int, expected: float, margin: float) -> float:
     The margin keeps large samples from flagging tiny, harmless differences.
     """
     p0 = float(min(max(expected + margin, 1e-6), 1 - 1e-9))
-    return float(stats.binom.sf(k - 1, n, p0)) if n > 0 else 1.0
+    if n <= 0 or k <= 0:
+        return 1.0
+    return float(special.bdtrc(k - 1, n, p0))

@@ -1,0 +1,78 @@
+"""The statistics on hand-built samples: quiet on the reference, loud on clear shifts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from features.pipeline import ProductFeatures
+from pyfunc_model.drift import DriftMonitor, DriftReference, summarize
+from tests.drift.conftest import make_products
+
+
+def test_no_drift_on_the_reference_itself(reference: DriftReference, train_frame: pd.DataFrame) -> None:
+    monitor = DriftMonitor(reference)
+    conf = np.random.default_rng(1).beta(8, 2, size=len(train_frame))
+    whole = monitor.check(train_frame, conf)  # > large_n rows: distance regime
+    assert not whole.drifted, whole.details["flagged_tests"]
+    assert whole.details["regime"] == "distance"
+    part = monitor.check(train_frame.iloc[:300], conf[:300])  # p-value regime
+    assert not part.drifted, part.details["flagged_tests"]
+    assert 0.0 <= part.score < 0.5
+
+
+def test_no_drift_on_new_rows_from_the_same_distribution(
+    reference: DriftReference, fresh: pd.DataFrame, fresh_conf: np.ndarray
+) -> None:
+    verdict = DriftMonitor(reference).check(fresh, fresh_conf)
+    assert not verdict.drifted, verdict.details["flagged_tests"]
+    assert verdict.scope == "batch"
+    assert abs(verdict.estimated_accuracy - 0.8) < 0.1
+
+
+def test_price_shift_is_data_drift_on_price(reference: DriftReference, fresh_conf: np.ndarray) -> None:
+    shifted = ProductFeatures.prepare(make_products(300, seed=5, price_factor=2.0))
+    verdict = DriftMonitor(reference).check(shifted, fresh_conf)
+    assert verdict.drifted and verdict.score >= 0.5
+    assert "price" in verdict.drifted_features
+    assert not verdict.concept_drift
+    assert verdict.details["tests"]["price"]["test"] == "ks"
+
+
+def test_unseen_brands_and_foreign_titles_are_caught(reference: DriftReference, fresh_conf: np.ndarray) -> None:
+    brands = ProductFeatures.prepare(make_products(300, seed=5, brands=[f"novel{i}" for i in range(30)]))
+    verdict = DriftMonitor(reference).check(brands, fresh_conf)
+    assert "brand" in verdict.drifted_features
+    foreign = brands.assign(title=[f"zxq{i} qwv{i % 7} {i}" for i in range(len(brands))])
+    verdict = DriftMonitor(reference).check(foreign, fresh_conf)
+    assert "title" in verdict.drifted_features
+
+
+def test_confidence_drop_is_concept_drift(reference: DriftReference, fresh: pd.DataFrame) -> None:
+    low = np.random.default_rng(2).beta(2, 3, size=len(fresh))
+    verdict = DriftMonitor(reference).check(fresh, low)
+    assert verdict.concept_drift and verdict.drifted
+    assert verdict.drifted_features == []
+    assert verdict.estimated_accuracy < 0.6
+
+
+def test_large_batches_use_distances(reference: DriftReference) -> None:
+    big = ProductFeatures.prepare(make_products(1500, seed=9, price_factor=3.0))
+    verdict = DriftMonitor(reference).check(big, None)
+    assert verdict.details["tests"]["price"]["test"] == "wasserstein_norm"
+    assert "price" in verdict.drifted_features
+    assert np.isnan(verdict.estimated_accuracy)
+
+
+def test_reference_round_trips_through_json(reference: DriftReference, fresh: pd.DataFrame) -> None:
+    text = json.dumps(reference.to_dict())
+    assert len(text) < 200_000  # seen sets are bitmaps, not lists of values
+    again = DriftReference.from_dict(json.loads(text))
+    assert again.to_dict() == reference.to_dict()
+    a, b = summarize(fresh, reference), summarize(fresh, again)
+    np.testing.assert_array_equal(a.table, b.table)
+    va = DriftMonitor(reference).check(fresh, None, summary=a)
+    vb = DriftMonitor(again).check(fresh, None, summary=b)
+    assert va.score == vb.score and va.details["tests"] == vb.details["tests"]
