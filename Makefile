@@ -21,7 +21,7 @@ train: setup
 	$(BIN)/python -m training.train --data $(DATA) --registered-model-name $(MODEL_NAME)
 
 run: train
-	$(BIN)/python -m registry_scripts promote --latest --to production --force
+	$(BIN)/python -m registry_scripts promote --latest --to production --registered-model-name $(MODEL_NAME)
 	$(BIN)/mlflow models serve -m models:/$(MODEL_NAME)@champion --env-manager local --port $(PORT)
 
 serve: setup

@@ -66,7 +66,8 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise ServiceError(f"process exited with {proc.returncode} before {url} answered:\n{_tail(log) if log else ''}")
+            tail = _tail(log) if log else ""
+            raise ServiceError(f"process exited with {proc.returncode} before {url} answered:\n{tail}")
         with contextlib.suppress(requests.RequestException):
             if requests.get(url, timeout=2).status_code < 500:
                 return
@@ -83,7 +84,9 @@ class Process:
     log: Path
 
     @classmethod
-    def start(cls, name: str, cmd: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Process:
+    def start(
+        cls, name: str, cmd: list[str], log: Path, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> Process:
         """Start ``cmd`` detached in a new session so stop() can signal all its workers."""
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as fh:
@@ -97,7 +100,7 @@ class Process:
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM the process group we created, SIGKILL it if it lingers."""
         if not self.running:
             return
@@ -130,13 +133,17 @@ class PostgresCluster:
     def _run(self, *args: str) -> None:
         res = subprocess.run([*self._as_user, *args], capture_output=True, text=True, check=False)
         if res.returncode != 0:
-            raise ServiceError(f"{' '.join(args[:2])} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}\n{_tail(self.log)}")
+            raise ServiceError(
+                f"{' '.join(args[:2])} failed ({res.returncode}):\n{res.stdout}\n{res.stderr}\n{_tail(self.log)}"
+            )
 
     def start(self) -> PostgresCluster:
         """initdb, then pg_ctl start -w; the socket dir is the cluster dir, not /var/run."""
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start")
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60",
+                  "start")
         return self
 
     def uri(self, database: str) -> str:
@@ -241,7 +248,8 @@ class MlflowServer:
         return path
 
     def server_env(self) -> dict[str, str]:
-        env = venv_env(self.s3.client_env())
+        # The job executor forks ~7 huey consumers (each importing mlflow); tests need none of them.
+        env = venv_env({**self.s3.client_env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
         if self.app_name == "basic-auth":
             env["MLFLOW_AUTH_CONFIG_PATH"] = str(self._auth_config())
             env.setdefault("MLFLOW_FLASK_SERVER_SECRET_KEY", uuid.uuid4().hex)
@@ -282,11 +290,18 @@ class MlflowServer:
         """Create a basic-auth user and give it ``permission`` (READ, EDIT, MANAGE) on one registered model."""
         auth = ("admin", self.admin_password)
         base = f"{self.uri}/api/2.0/mlflow"
-        resp = requests.post(f"{base}/users/create", json={"username": username, "password": password}, auth=auth, timeout=30)
-        resp.raise_for_status()
-        body = {"name": model_name, "username": username, "permission": permission}
-        resp = requests.post(f"{base}/registered-models/permissions/create", json=body, auth=auth, timeout=30)
-        resp.raise_for_status()
+        user = {"username": username, "password": password}
+        resp = requests.post(f"{base}/users/create", json=user, auth=auth, timeout=30)
+        if not resp.ok:
+            raise ServiceError(f"creating user {username!r} failed: {resp.status_code} {resp.text[:500]}")
+        # mlflow 3.17's unified grant API (the 2.x /registered-models/permissions/create route is gone)
+        body = {"username": username, "resource_type": "registered_model", "resource_id": model_name,
+                "permission": permission}
+        resp = requests.post(f"{self.uri}/api/3.0/mlflow/users/permissions/grant", json=body, auth=auth, timeout=30)
+        if not resp.ok:
+            raise ServiceError(
+                f"granting {permission} on {model_name!r} to {username!r} failed: {resp.status_code} {resp.text[:500]}"
+            )
 
     def stop(self) -> None:
         if self.process:
@@ -341,14 +356,20 @@ class Stack:
 
 def start_stack(
     pg: PostgresCluster, workdir: Path, *, s3: S3Server | None = None, app_name: str | None = None,
-    proxy_artifacts: bool = True,
+    proxy_artifacts: bool = True, share_store_of: Stack | None = None,
 ) -> Stack:
-    """A new database on ``pg``, a bucket (on a new moto server unless ``s3`` is given) and an mlflow server."""
+    """An mlflow server on a new database and bucket (on a new moto server unless ``s3`` is given).
+
+    ``share_store_of`` instead points the new server at another stack's database and bucket: a second
+    front end (e.g. with basic-auth) over the same registry, as when auth is added to a deployment.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
-    s3 = s3 or S3Server(workdir).start()
-    bucket = s3.create_bucket(f"mlflow-{uuid.uuid4().hex[:8]}")
-    server = MlflowServer(pg.create_database(), s3, bucket, workdir, proxy_artifacts=proxy_artifacts,
-                          app_name=app_name)
+    if share_store_of is not None:
+        s3, bucket, backend = share_store_of.s3, share_store_of.server.bucket, share_store_of.server.backend_uri
+    else:
+        s3 = s3 or S3Server(workdir).start()
+        bucket, backend = s3.create_bucket(f"mlflow-{uuid.uuid4().hex[:8]}"), pg.create_database()
+    server = MlflowServer(backend, s3, bucket, workdir, proxy_artifacts=proxy_artifacts, app_name=app_name)
     try:
         server.start()
     except Exception:

@@ -1,0 +1,1 @@
+"""Registry workflow for the product classifier: register, gate, promote, roll back, list."""
