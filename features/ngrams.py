@@ -21,6 +21,7 @@ over one code-point array of the whole batch:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -31,7 +32,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
 _U64 = np.uint64
-_MASK64 = (1 << 64) - 1
 #: odd multipliers (digits of pi / golden ratio): fixed, so keys are the same in every process
 _POLY = 0x9E3779B97F4A7C15
 _POLY_INV = pow(_POLY, -1, 1 << 64)
@@ -101,19 +101,26 @@ class _KeyTable:
             todo, slot = todo[lost], (slot[lost] + 1) & self.mask
 
     def _slot(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys * _FIB) >> self.shift).astype(np.int64)
+        return ((keys * _FIB) >> self.shift).view(np.int64)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Value per key, -1 where absent."""
-        out = np.full(len(keys), -1, dtype=np.int32)
         slot = self._slot(keys)
-        todo = np.arange(len(keys))
+        found = self.keys[slot]
+        out = self.values[slot]
+        # linear probing: only the (few) keys whose home slot holds another key walk on
+        todo = np.flatnonzero(found != keys)
+        out[todo] = -1
+        go_on = found[todo] != 0
+        todo = todo[go_on]
+        keys, slot = keys[todo], slot[todo]
         while len(todo):
+            slot = (slot + 1) & self.mask
             found = self.keys[slot]
             hit = found == keys
             out[todo[hit]] = self.values[slot[hit]]
             go_on = ~hit & (found != 0)
-            todo, keys, slot = todo[go_on], keys[go_on], (slot[go_on] + 1) & self.mask
+            todo, keys, slot = todo[go_on], keys[go_on], slot[go_on]
         return out
 
 
@@ -124,7 +131,7 @@ def _token_keys(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray, powers:
         prefix = np.concatenate([np.zeros(1, dtype=_U64), np.cumsum(weighted, dtype=_U64)])
         span = prefix[ends] - prefix[starts]
         # P**-start moves every span to position 0; P**-s = (P**-1)**s computed as a power table
-        inv = _inverse_powers(starts)
+        inv = _inverse_powers(starts, len(codes))
         key = _mix(span * inv ^ (ends - starts).astype(_U64) * _LEN_SALT)
     return key | _U64(1)
 
@@ -137,19 +144,26 @@ def _powers(base: int, n: int) -> np.ndarray:
         return np.cumprod(out, dtype=_U64)
 
 
-_BLOCK = 4096
-_INV_LOW = _powers(_POLY_INV, _BLOCK)
-_INV_HIGH_STEP = pow(_POLY_INV, _BLOCK, 1 << 64)
+_POWER_CACHE: dict[int, np.ndarray] = {}
 
 
-def _inverse_powers(exponents: np.ndarray) -> np.ndarray:
-    """``P**-e mod 2**64`` for an array of exponents (split e = a*4096 + b: two small tables)."""
-    high = _powers(_INV_HIGH_STEP, int(exponents.max(initial=0)) // _BLOCK + 1)
-    with np.errstate(over="ignore"):
-        return high[exponents // _BLOCK] * _INV_LOW[exponents % _BLOCK]
+def _cached_powers(base: int, n: int) -> np.ndarray:
+    """``_powers(base, >= n)``, kept per process (grown on demand, at least 64k entries)."""
+    table = _POWER_CACHE.get(base)
+    if table is None or len(table) < n:
+        table = _POWER_CACHE[base] = _powers(base, max(n, 1 << 16, 2 * len(table) if table is not None else 0))
+    return table
 
 
-class FastTfidf(TransformerMixin, BaseEstimator):
+def _inverse_powers(exponents: np.ndarray, n: int) -> np.ndarray:
+    """``P**-e mod 2**64`` for exponents below ``n``."""
+    return _cached_powers(_POLY_INV, n)[exponents]
+
+
+_CHUNK_CHARS = 1 << 20
+
+
+class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """Word 1-2 gram + char_wb 3-5 gram TF-IDF of a list of titles, one CSR matrix.
 
     Equal to ``hstack([TfidfVectorizer(ngram_range=word_ngram_range, ...),
@@ -185,10 +199,16 @@ class FastTfidf(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: Iterable[str], y: object = None, **fit_params: object) -> sp.csr_matrix:
-        """Fit scikit-learn's pair (the reference vocabulary and idf) and return its matrix."""
+        """Fit scikit-learn's pair (the reference vocabulary and idf) and return its matrix.
+
+        That matrix is scikit-learn's own ``fit_transform`` output (indices sorted): training sees
+        exactly what it saw before. It can differ from ``transform`` in the last float32 bit,
+        because scikit-learn normalises it before sorting the columns.
+        """
         docs = list(X)
         pair = self._sklearn_pair()
         matrix = sp.hstack([v.fit_transform(docs) for v in pair], format="csr")
+        matrix.sort_indices()
         self._learn_from(pair)
         return matrix
 
@@ -202,8 +222,6 @@ class FastTfidf(TransformerMixin, BaseEstimator):
                 raise ValueError(f"unsupported TfidfVectorizer settings: {v.get_params()}")
         if word.token_pattern != r"(?u)\b\w\w+\b" or word.tokenizer or word.preprocessor:
             raise ValueError("the word vectorizer must use the default token pattern")
-        if tuple(word.ngram_range) != (1, 2) and word.ngram_range[1] > 2:
-            raise ValueError("word n-grams longer than 2 are not supported")
         out = cls(
             max_features=word.max_features,
             sublinear_tf=word.sublinear_tf,
@@ -267,14 +285,29 @@ class FastTfidf(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ transform
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
-        """TF-IDF rows for the documents (str; anything else is an error, as in scikit-learn)."""
-        check_is_fitted(self, "word_keys_")
+        """TF-IDF rows for the documents (str; anything else is an error, as in scikit-learn).
+
+        Batches are cut into chunks of ~``_CHUNK_CHARS`` characters: bounded temporaries (and
+        power tables) whatever the batch size, and arrays that stay closer to the CPU caches.
+        """
+        if not hasattr(self, "_word_table"):
+            check_is_fitted(self, "word_keys_")
         docs = X if isinstance(X, list) else list(X)
         n = len(docs)
         if n == 0:
             return sp.csr_matrix((0, self.n_features_), dtype=self.dtype)
         lowered = [d.lower() for d in docs]
         lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n)
+        total = int(lengths.sum()) + n
+        if total <= _CHUNK_CHARS or n == 1:
+            return self._transform_chunk(lowered, lengths)
+        bounds = np.searchsorted(np.cumsum(lengths + 1), np.arange(_CHUNK_CHARS, total, _CHUNK_CHARS))
+        bounds = np.unique(np.concatenate([[0], np.maximum(bounds, 1), [n]]))
+        parts = [self._transform_chunk(lowered[a:b], lengths[a:b]) for a, b in itertools.pairwise(bounds.tolist())]
+        return sp.vstack(parts, format="csr")
+
+    def _transform_chunk(self, lowered: list[str], lengths: np.ndarray) -> sp.csr_matrix:
+        n = len(lowered)
         # " t0 t1 ... tn-1 ": the separators are whitespace and non-word, so nothing crosses rows
         stream = " " + " ".join(lowered) + " "
         codes = np.frombuffer(stream.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
@@ -282,7 +315,20 @@ class FastTfidf(TransformerMixin, BaseEstimator):
         space, word = _char_classes(codes)
         w_rows, w_cols = self._word_hits(codes, word, row_of)
         c_rows, c_cols = self._char_hits(codes, space, row_of)
-        return self._assemble(n, np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols]))
+        if n == 1:  # one title (online serving): a plain sort is cheapest
+            return self._assemble_one(np.concatenate([w_cols, c_cols]))
+        # each list is in row order; a hit's slot in its row: word hits first, then char hits
+        w_count, c_count = np.bincount(w_rows, minlength=n), np.bincount(c_rows, minlength=n)
+        w_start = np.concatenate([[0], np.cumsum(w_count)[:-1]])
+        c_start = np.concatenate([[0], np.cumsum(c_count)[:-1]])
+        local = np.concatenate(
+            [
+                np.arange(len(w_rows)) - w_start[w_rows],
+                w_count[c_rows] + np.arange(len(c_rows)) - c_start[c_rows],
+            ]
+        )
+        rows, cols = np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols])
+        return self._assemble(n, rows, cols, local, w_count + c_count)
 
     def _word_hits(self, codes: np.ndarray, word: np.ndarray, row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # token = maximal run of word characters, at least 2 long (the stream starts/ends non-word)
@@ -291,101 +337,148 @@ class FastTfidf(TransformerMixin, BaseEstimator):
         keep = ends - starts >= 2
         starts, ends = starts[keep], ends[keep]
         if not len(starts):
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        powers = self._poly_powers(len(codes))
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        powers = _cached_powers(_POLY, len(codes))
         keys = _token_keys(codes, starts, ends, powers)
         rows = row_of[starts - 1]
         lo, hi = self.word_ngram_range
-        all_keys, all_rows = [], []
-        if lo <= 1:
-            all_keys.append(keys)
-            all_rows.append(rows)
+        # column 0: the unigram at token i, column 1: the bigram (i, i+1); row-major = row order
+        grid = np.zeros((len(keys), 2), dtype=_U64)
+        ok = np.zeros((len(keys), 2), dtype=bool)
+        grid[:, 0], ok[:, 0] = keys, lo <= 1
         if hi >= 2 and len(keys) > 1:
-            same = rows[1:] == rows[:-1]
-            all_keys.append(_pair_keys(keys[:-1][same], keys[1:][same]))
-            all_rows.append(rows[1:][same])
-        keys, rows = np.concatenate(all_keys), np.concatenate(all_rows)
-        cols = self._word_table.lookup(keys)
-        found = cols >= 0
-        return rows[found], cols[found].astype(np.int64)
-
-    def _poly_powers(self, n: int) -> np.ndarray:
-        cached = getattr(self, "_pow_cache", None)
-        if cached is None or len(cached) < n:
-            cached = _powers(_POLY, max(n, 1 << 16))
-            self._pow_cache = cached
-        return cached
+            grid[:-1, 1] = _pair_keys(keys[:-1], keys[1:])
+            ok[:-1, 1] = rows[1:] == rows[:-1]
+        flat = np.flatnonzero(ok.ravel())
+        cols = self._word_table.lookup(grid.ravel()[flat])
+        found = np.flatnonzero(cols >= 0)
+        return rows[flat[found] >> 1], cols[found]
 
     def _char_hits(self, codes: np.ndarray, space: np.ndarray, row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # collapse whitespace runs to one " " (what split() + " " padding gives per word)
-        keep = ~(space[1:] & space[:-1])
-        keep = np.concatenate([[True], keep])
-        codes, space, row_of = codes[keep], space[keep], np.concatenate([[0], row_of])[keep]
-        codes = np.where(space, 32, codes)
+        rows_at = np.concatenate([[0], row_of])
+        double = space[1:] & space[:-1]
+        if double.any():
+            keep = np.concatenate([[True], ~double])
+            codes, space, rows_at = codes[keep], space[keep], rows_at[keep]
         table = self._codes
-        ids = table[np.minimum(codes, len(table) - 1)]
+        ids = table[np.minimum(np.where(space, 32, codes), len(table) - 1)]
         known = ids > 0
+        inner = known & ~space  # what a character strictly inside a window must be
         base = _U64(len(self.alphabet_) + 1)
-        lo, hi = self.char_ngram_range
+        hi = self.char_ngram_range[1]
         m = len(codes)
-        rows_out, cols_out = [], []
-        key = ids.astype(_U64)
-        ok = known.copy()
-        inner_ok = np.ones(m, dtype=bool)  # no whitespace strictly inside the window
+        cnt = m - 2  # window start positions of the 3-grams (longer windows: fewer)
+        if cnt <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+        uid = ids.astype(_U64)
+        # one column per n, so flattening row-major yields the hits in position (hence row) order
+        keys = np.zeros((cnt, hi - 2), dtype=_U64)
+        ok = np.zeros((cnt, hi - 2), dtype=bool)
         with np.errstate(over="ignore"):
-            for n in range(1, hi + 1):
-                # windows of length n start at p < m - n + 1
-                cnt = m - n + 1
-                if cnt <= 0:
+            keys[:, 0] = (uid[:cnt] * base + uid[1 : 1 + cnt]) * base + uid[2 : 2 + cnt]
+            ok[:, 0] = known[:cnt] & inner[1 : 1 + cnt] & known[2 : 2 + cnt]
+            for j, n in enumerate(range(4, hi + 1), start=1):
+                c = m - n + 1
+                if c <= 0:
                     break
-                if n > 1:
-                    key = key[:cnt] * base + ids[n - 1 : n - 1 + cnt].astype(_U64)
-                    ok = ok[:cnt] & known[n - 1 : n - 1 + cnt]
-                    if n > 2:
-                        inner_ok = inner_ok[:cnt] & ~space[n - 2 : n - 2 + cnt]
-                    else:
-                        inner_ok = inner_ok[:cnt]
-                if n < lo:
-                    continue
-                pos = np.flatnonzero(ok & inner_ok)
-                cols = self._char_table.lookup(key[pos])
-                found = cols >= 0
-                pos = pos[found]
-                # the row of the window's first non-space character
-                rows_out.append(row_of[pos + space[pos]])
-                cols_out.append(cols[found].astype(np.int64))
-        if not rows_out:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        return np.concatenate(rows_out), np.concatenate(cols_out)
+                keys[:c, j] = keys[:c, j - 1] * base + uid[n - 1 : n - 1 + c]
+                ok[:c, j] = ok[:c, j - 1] & inner[n - 2 : n - 2 + c] & known[n - 1 : n - 1 + c]
+        flat = np.flatnonzero(ok.ravel())
+        cols = self._char_table.lookup(keys.ravel()[flat])
+        found = np.flatnonzero(cols >= 0)
+        # the window's second character is inside it, hence never a separator: its row is the row
+        return rows_at[flat[found] // (hi - 2) + 1], cols[found]
 
-    def _assemble(self, n: int, rows: np.ndarray, cols: np.ndarray) -> sp.csr_matrix:
-        width = self.n_features_
-        flat = np.sort(rows * width + cols)
-        if len(flat):
-            new = np.concatenate([[True], flat[1:] != flat[:-1]])
-            first = np.flatnonzero(new)
-            counts = np.diff(np.append(first, len(flat)))
-            flat = flat[first]
-        else:
-            counts = np.zeros(0, dtype=np.int64)
-        rows, cols = flat // width, flat % width
+    def _assemble_one(self, cols: np.ndarray) -> sp.csr_matrix:
+        """``_assemble`` for a single row."""
+        out_cols, counts = np.unique(cols, return_counts=True)
+        data = self._weights(counts, out_cols, np.zeros(len(out_cols), dtype=np.int64), 1)
+        indptr = np.array([0, len(out_cols)], dtype=np.int32)
+        return self._csr(data, out_cols.astype(np.int32), indptr, 1)
+
+    def _weights(self, counts: np.ndarray, cols: np.ndarray, row_ids: np.ndarray, n: int) -> np.ndarray:
+        """scikit-learn's arithmetic, in its order and precision: log in place, +1, *idf, l2 per block.
+
+        ``row_ids`` is twice the row of each entry (the word block's id; the char block is +1).
+        """
         dtype = np.dtype(self.dtype)
-        data = counts.astype(dtype)
-        # scikit-learn's arithmetic, in its order and precision: log in place, +1, *idf, l2 per block
         if self.sublinear_tf:
-            np.log(data, out=data)
-            data += data.dtype.type(1.0)
+            # the same float32 log(c) + 1 per distinct count, looked up instead of recomputed
+            table = np.arange(int(counts.max(initial=1)) + 1, dtype=dtype)
+            np.log(table[1:], out=table[1:])
+            table[1:] += dtype.type(1.0)
+            data = table[counts]
+        else:
+            data = counts.astype(dtype)
         data *= self.idf_[cols]
-        block = rows * 2 + (cols >= self.n_word_features_)
-        sq = (data * data).astype(np.float64)
-        sums = np.bincount(block, weights=sq, minlength=2 * n)
-        norms = np.sqrt(sums)[block]
-        data = (data.astype(np.float64) / norms).astype(dtype)
-        indptr = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        return sp.csr_matrix((data, cols.astype(np.int32), indptr), shape=(n, width))
+        block_id = row_ids + (cols >= self.n_word_features_)
+        sums = np.bincount(block_id, weights=(data * data).astype(np.float64), minlength=2 * n)
+        return (data / np.sqrt(sums)[block_id]).astype(dtype)
+
+    def _csr(self, data: np.ndarray, cols: np.ndarray, indptr: np.ndarray, n: int) -> sp.csr_matrix:
+        matrix = sp.csr_matrix((data, cols, indptr), shape=(n, self.n_features_))
+        matrix.has_sorted_indices = True
+        return matrix
+
+    def _assemble(
+        self, n: int, rows: np.ndarray, cols: np.ndarray, local: np.ndarray, per_row: np.ndarray
+    ) -> sp.csr_matrix:
+        """CSR with sorted, summed indices from (row, col, slot in row) hits, then sklearn's weighting.
+
+        Sorting all hits costs ~100 ns each (no SIMD for one long array); sorting each row inside a
+        padded 2-D block uses numpy's SIMD small-array sort and is ~30x cheaper.
+        """
+        sentinel = np.iinfo(np.int32).max
+        shift_of = np.maximum(4, np.ceil(np.log2(np.maximum(per_row, 1))).astype(np.int64))
+        # one block for all ordinary rows (padded to the longest), one per power of two above 1024
+        shift_of[shift_of <= 10] = shift_of[shift_of <= 10].max(initial=4)
+        has_hits = per_row > 0
+        top = int(shift_of.max(initial=4))
+        groups = np.unique(shift_of[has_hits]) if top > 10 else np.array([top])
+        uniq_per_row = np.zeros(n, dtype=np.int64)
+        parts = []
+        for shift in groups.tolist():
+            w = 1 << shift
+            members = np.flatnonzero(has_hits & (shift_of == shift)) if len(groups) > 1 else np.flatnonzero(has_hits)
+            slot = np.full(n, -1, dtype=np.int64)
+            slot[members] = np.arange(len(members))
+            block = np.full(len(members) * w, sentinel, dtype=np.int32)
+            if len(groups) > 1:
+                pick = np.flatnonzero(slot[rows] >= 0)
+                block[(slot[rows[pick]] << shift) + local[pick]] = cols[pick]
+            else:
+                block[(slot[rows] << shift) + local] = cols
+            block = block.reshape(len(members), w)
+            block.sort(axis=1)
+            flat = block.ravel()
+            new = np.empty(len(flat), dtype=bool)
+            new[0] = True
+            np.not_equal(flat[1:], flat[:-1], out=new[1:])
+            new[::w] = True  # a run never continues into the next row
+            pos = np.flatnonzero(new)
+            counts = np.diff(pos, append=len(flat))
+            vals = flat[pos]
+            real = vals != sentinel
+            pos, vals, counts = pos[real], vals[real], counts[real]
+            member_idx = pos >> shift
+            per_member = np.bincount(member_idx, minlength=len(members))
+            uniq_per_row[members] = per_member
+            parts.append((members, vals, counts, member_idx, per_member))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(uniq_per_row, out=indptr[1:])
+        if len(parts) == 1:
+            out_cols, out_counts = parts[0][1], parts[0][2]
+        else:
+            out_cols = np.empty(int(indptr[-1]), dtype=np.int32)
+            out_counts = np.empty(int(indptr[-1]), dtype=np.int64)
+            for members, vals, counts, member_idx, per_member in parts:
+                first = np.cumsum(per_member) - per_member  # first entry of each member in this part
+                dest = indptr[members[member_idx]] + np.arange(len(vals)) - first[member_idx]
+                out_cols[dest], out_counts[dest] = vals, counts
+        row_ids = np.repeat(np.arange(0, 2 * n, 2, dtype=np.int64), uniq_per_row)
+        data = self._weights(out_counts, out_cols, row_ids, n)
+        return self._csr(data, out_cols.astype(np.int32, copy=False), indptr.astype(np.int32), n)
 
 
 def _pair_keys(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -405,12 +498,9 @@ def _word_term_keys(terms: list[str]) -> np.ndarray:
     codes = np.frombuffer(stream.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
     starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if len(flat) else np.zeros(0, np.int64)
     keys = _token_keys(codes, starts, starts + lengths, _powers(_POLY, len(codes))) if len(flat) else starts
-    out = np.empty(len(terms), dtype=_U64)
-    pos = 0
-    for i, p in enumerate(parts):
-        if len(p) == 1:
-            out[i] = keys[pos]
-        else:
-            out[i] = _pair_keys(keys[pos : pos + 1], keys[pos + 1 : pos + 2])[0]
-        pos += len(p)
+    n_parts = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    first = np.concatenate([[0], np.cumsum(n_parts)[:-1]]).astype(np.int64)
+    out = keys[first] if len(first) else np.zeros(0, dtype=_U64)
+    pairs = np.flatnonzero(n_parts == 2)
+    out[pairs] = _pair_keys(keys[first[pairs]], keys[first[pairs] + 1])
     return out

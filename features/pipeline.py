@@ -31,7 +31,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         n_buckets: int = 4096,
         n_price_bins: int = 6,
         text_C: float = 0.5,
-        max_text_features: int | None = 300_000,
+        max_text_features: int | None = 100_000,
         n_splits: int = 5,
         random_state: int = 0,
     ) -> None:

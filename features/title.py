@@ -70,7 +70,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def __init__(
         self,
-        max_features: int | None = 300_000,
+        max_features: int | None = 100_000,
         C: float = 0.5,
         naive_bayes: bool = True,
         n_splits: int = 5,
@@ -106,13 +106,19 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return models
 
     @staticmethod
-    def _scores(models: list, matrix: sp.csr_matrix) -> np.ndarray:
-        """SVM margins, then naive Bayes log-probabilities relative to the row's best class."""
+    def _scores(models: list, matrix: sp.csr_matrix, nb_weights: np.ndarray | None = None) -> np.ndarray:
+        """SVM margins, then naive Bayes joint log-likelihoods relative to the row's best class.
+
+        ``jll - max(jll)`` equals ``predict_log_proba - max`` (the normaliser cancels) and uses a
+        transposed weight matrix computed once: ComplementNB copies its (classes x n-grams)
+        weights on every call, ~4 ms per single-row request.
+        """
         blocks = []
         for m in models:
             if isinstance(m, ComplementNB):
-                logp = m.predict_log_proba(matrix)
-                blocks.append(logp - logp.max(axis=1, keepdims=True))
+                weights = nb_weights if nb_weights is not None else np.ascontiguousarray(m.feature_log_prob_.T)
+                jll = np.asarray(matrix @ weights)
+                blocks.append(jll - jll.max(axis=1, keepdims=True))
             else:
                 scores = m.decision_function(matrix)
                 blocks.append(scores.reshape(scores.shape[0], -1))
@@ -129,6 +135,8 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         matrix = sp.hstack([v.fit_transform(text) for v in self.vectorizers_], format="csr")
         self.models_ = [m.fit(matrix, y) for m in self._new_models()]
         self.classes_ = self.models_[0].classes_
+        nb = [m for m in self.models_ if isinstance(m, ComplementNB)]
+        self.nb_weights_ = np.ascontiguousarray(nb[0].feature_log_prob_.T) if nb else None
         return matrix
 
     def fit_transform(self, X: object, y: object = None, **fit_params: object) -> np.ndarray:
@@ -162,7 +170,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def transform(self, X: object) -> np.ndarray:
         check_is_fitted(self, "models_")
-        return self._scores(self.models_, self.vectorize(X))
+        return self._scores(self.models_, self.vectorize(X), self.nb_weights_)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "classes_")
