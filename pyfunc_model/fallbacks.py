@@ -43,7 +43,8 @@ class RuleClassifier:
         sub = frame["subcategory"].astype("string").str.lower()
         self.subcategory_map_ = self._purity_table(sub.to_numpy(dtype=object), y_idx, min_support=1)
         tokens = normalize_title(frame["title"]).str.split()
-        exploded = pd.DataFrame({"tok": tokens, "y": y_idx}).explode("tok").dropna().drop_duplicates()
+        exploded = pd.DataFrame({"tok": tokens, "y": y_idx}).explode("tok").dropna()
+        exploded = exploded.reset_index().drop_duplicates(["index", "tok"])  # a token counts once per row
         self.keyword_map_ = self._purity_table(
             exploded["tok"].to_numpy(dtype=object), exploded["y"].to_numpy(), self.min_support
         )

@@ -141,11 +141,12 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         nan_rows = ~np.isfinite(primary_proba).all(axis=1) & (reasons == "")
         start[nan_rows] = ROUTES.index("naive_bayes")
         reasons[nan_rows] = "primary_nan"
-        if opts.on_drift == "fallback" and verdict.drifted and not primary_problem:
-            drifted = set(verdict.drifted_features)
-            route = "naive_bayes" if drifted and drifted <= TABULAR_INPUTS else "random_forest"
+        drifted = set(verdict.drifted_features)
+        if opts.on_drift == "fallback" and drifted and not primary_problem:
+            # concept drift alone names no input to avoid: it is flagged, not rerouted
+            route = "naive_bayes" if drifted <= TABULAR_INPUTS else "random_forest"
             start[:] = np.maximum(start, ROUTES.index(route))
-            reasons[reasons == ""] = "drift:" + ",".join(sorted(drifted) or ["confidence"])
+            reasons[reasons == ""] = "drift:" + ",".join(sorted(drifted))
         for i, row in enumerate(row_reasons):
             for reason in row:
                 route = ROW_ROUTES.get(reason)

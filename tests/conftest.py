@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `tests.stack` must import the same way from every folder
     sys.path.insert(0, str(ROOT))
 
 pytest_plugins = ["tests.stack.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_globals() -> Iterator[None]:
+    """Each test leaves MLflow's process-wide tracking URI and active experiment as it found them.
+
+    (A test that points MLflow at its own SQLite store would otherwise leave an experiment id
+    active that the next test's store does not have.)
+    """
+    import mlflow
+    from mlflow.tracking import fluent
+
+    uri = mlflow.get_tracking_uri()
+    yield
+    while mlflow.active_run() is not None:
+        mlflow.end_run()
+    mlflow.set_tracking_uri(uri)
+    fluent._active_experiment_id = None

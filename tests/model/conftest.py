@@ -40,6 +40,7 @@ def logged_model(tmp_path_factory: pytest.TempPathFactory) -> LoggedModel:
     previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri)
     try:
+        mlflow.set_experiment("model-tests")  # another test may have left its experiment active
         with mlflow.start_run():
             info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL), registered_model_name=None)
     finally:
