@@ -18,12 +18,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.pipeline import ProductFeatures  # noqa: E402
-from features.schema import LABEL  # noqa: E402
-from pyfunc_model.model import ProductClassifierModel  # noqa: E402
-from training.data import load_products, title_group_split, title_only  # noqa: E402
-from training.evaluate import macro_f1  # noqa: E402
-from training.train import fit_model  # noqa: E402
+from features.pipeline import ProductFeatures
+from features.schema import LABEL
+from pyfunc_model.model import ProductClassifierModel
+from training.data import load_products, title_group_split, title_only
+from training.evaluate import macro_f1
+from training.train import fit_model
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon_in_products.csv"
 

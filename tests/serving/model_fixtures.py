@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,7 +138,9 @@ class ModelServer:
         """Resident memory of every process in the server's process group (CLI + uvicorn worker)."""
         return process_group_rss(self.proc.pid)
 
-    def invoke(self, body: bytes | str, content_type: str = "application/json", timeout: float = 60.0) -> requests.Response:
+    def invoke(
+        self, body: bytes | str, content_type: str = "application/json", timeout: float = 60.0
+    ) -> requests.Response:
         data = body.encode() if isinstance(body, str) else body
         return self.session.post(
             f"{self.url}/invocations", data=data, headers={"Content-Type": content_type}, timeout=timeout
@@ -213,20 +215,20 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             pass
     else:
         # The CLI may have exited while uvicorn lingers in the group.
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
-def sample_products(n: int, seed: int = 0):  # -> pd.DataFrame (pandas imported lazily)
+def sample_products(n: int, seed: int = 0, source: str = "auto"):  # -> pd.DataFrame (pandas imported lazily)
     """``n`` rows with the canonical input columns and DISTINCT titles (so order can be checked).
 
-    Real amazon.in rows (dirty price strings and all) when ../shared/data is present, else synthetic.
+    ``source="real"``: amazon.in rows (dirty price strings and all) from ../shared/data; ``"synthetic"``:
+    rows like the synthetic training data (in distribution for the test model, so the primary answers);
+    ``"auto"``: real when the file is present. A few thousand base rows are repeated to reach ``n``.
     """
     import pandas as pd
 
-    if REAL_DATA.exists():
+    if source == "real" or (source == "auto" and REAL_DATA.exists()):
         raw = pd.read_csv(REAL_DATA, dtype=str)
         frame = pd.DataFrame({
             "title": raw["name"],
@@ -240,7 +242,12 @@ def sample_products(n: int, seed: int = 0):  # -> pd.DataFrame (pandas imported 
         sys.path.insert(0, str(ROOT))
         from training.synthetic import generate_synthetic_products
 
-        frame = generate_synthetic_products(max(n, 100), seed=seed).drop(columns=["category"])
+        frame = generate_synthetic_products(min(max(n, 100), 5000), seed=seed).drop(columns=["category"])
+        # Prices as listings write them ("₹1,299") on every other row: the model must parse both.
+        prices = frame["price"].astype(object)
+        dirty = (frame.index % 2 == 0) & frame["price"].notna()
+        prices[dirty] = [f"₹{p:,.0f}" for p in frame.loc[dirty, "price"]]
+        frame["price"] = prices
     reps = -(-n // len(frame))
     out = pd.concat([frame] * reps, ignore_index=True).iloc[:n].copy()
     # A row-number suffix makes every title distinct, so a reordered answer cannot pass.
