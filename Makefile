@@ -6,8 +6,9 @@ DATA ?= $(firstword $(wildcard ../shared/data/amazon_in_products.csv) synthetic)
 MODEL_NAME ?= product-classifier
 PORT ?= 5000
 export PATH := $(abspath $(BIN)):$(PATH)
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
-.PHONY: setup run train serve test test-fast lint bench dockerfile clean
+.PHONY: setup run train serve test test-fast lint bench bench-serve bench-spark dockerfile clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,22 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+dockerfile: setup
+	$(BIN)/python docker/generate_dockerfile.py --model-uri models:/$(MODEL_NAME)@champion --output docker/build
+
+bench: setup
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/fallback_chain.py
+	$(BIN)/python bench/drift_eval.py
+	$(BIN)/python bench/serve_latency.py
+	$(BIN)/python bench/spark_throughput.py
+
+bench-serve: setup
+	$(BIN)/python bench/serve_latency.py
+
+bench-spark: setup
+	$(BIN)/python bench/spark_throughput.py
 
 clean:
 	rm -rf $(VENV) mlruns mlartifacts mlflow.db

@@ -218,7 +218,15 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         if word.analyzer != "word" or char.analyzer != "char_wb":
             raise ValueError("expected a word and a char_wb TfidfVectorizer")
         for v in (word, char):
-            if not v.lowercase or v.strip_accents or v.stop_words or v.norm != "l2" or not v.use_idf:
+            if (
+                not v.lowercase
+                or v.strip_accents
+                or v.stop_words
+                or v.preprocessor
+                or v.binary
+                or v.norm != "l2"
+                or not v.use_idf
+            ):
                 raise ValueError(f"unsupported TfidfVectorizer settings: {v.get_params()}")
         if word.token_pattern != r"(?u)\b\w\w+\b" or word.tokenizer or word.preprocessor:
             raise ValueError("the word vectorizer must use the default token pattern")

@@ -31,7 +31,8 @@ NUMERIC_RANGES: dict[str, tuple[float, float]] = {
     "reviews_count": (0.0, 1e12),
 }
 
-_NUMBER_JUNK = re.compile(r"[^0-9.eE+\-]")
+_CURRENCY_PREFIX = re.compile(r"^(?:rs\.?|inr|usd|eur|gbp|[₹$€£])\s*", re.IGNORECASE)
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -52,15 +53,16 @@ def parse_number(values: pd.Series) -> pd.Series:
 
 
 def _parse_one(value: object) -> float:
+    """One number from a value; NaN unless it holds exactly one number ("1-2", "[1, 2]" -> NaN)."""
     if isinstance(value, bool) or value is None:
         return np.nan
     if isinstance(value, int | float | np.integer | np.floating):
         return float(value)
-    text = _NUMBER_JUNK.sub("", str(value).replace(",", ""))
-    try:
-        return float(text)
-    except ValueError:
+    if not isinstance(value, str):  # lists, dicts, bytes...: not a price
         return np.nan
+    text = _CURRENCY_PREFIX.sub("", value.replace(",", "").strip())
+    numbers = _NUMBER.findall(text)
+    return float(numbers[0]) if len(numbers) == 1 else np.nan
 
 
 def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:

@@ -61,6 +61,18 @@ class TitleStats(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return np.asarray(["title_chars", "title_tokens", "title_digit_share", "title_upper_share"], dtype=object)
 
 
+class NaiveBayesWeights:
+    """What scoring needs of a fitted ComplementNB: its classes and (n-grams x classes) weights.
+
+    ComplementNB keeps three (classes x n-grams) float64 arrays and copies one on every call;
+    this keeps one float32 array, a quarter of the artifact size, and scores with one product.
+    """
+
+    def __init__(self, nb: ComplementNB) -> None:
+        self.classes_ = nb.classes_
+        self.weights = np.ascontiguousarray(nb.feature_log_prob_.T, dtype=np.float32)
+
+
 class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     """One linear-model score per class from word 1-2 and char 3-5 n-gram TF-IDF of the title.
 
@@ -106,18 +118,16 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return models
 
     @staticmethod
-    def _scores(models: list, matrix: sp.csr_matrix, nb_weights: np.ndarray | None = None) -> np.ndarray:
+    def _scores(models: list, matrix: sp.csr_matrix) -> np.ndarray:
         """SVM margins, then naive Bayes joint log-likelihoods relative to the row's best class.
 
-        ``jll - max(jll)`` equals ``predict_log_proba - max`` (the normaliser cancels) and uses a
-        transposed weight matrix computed once: ComplementNB copies its (classes x n-grams)
-        weights on every call, ~4 ms per single-row request.
+        ``jll - max(jll)`` equals ``predict_log_proba - max``: the normaliser cancels.
         """
         blocks = []
         for m in models:
-            if isinstance(m, ComplementNB):
-                weights = nb_weights if nb_weights is not None else np.ascontiguousarray(m.feature_log_prob_.T)
-                jll = np.asarray(matrix @ weights)
+            if isinstance(m, ComplementNB | NaiveBayesWeights):
+                weights = m.weights if isinstance(m, NaiveBayesWeights) else m.feature_log_prob_.T
+                jll = np.asarray(matrix @ weights, dtype="float64")
                 blocks.append(jll - jll.max(axis=1, keepdims=True))
             else:
                 scores = m.decision_function(matrix)
@@ -133,10 +143,9 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.vectorizers_ = self._make_vectorizers()
         text = as_strings(titles)
         matrix = sp.hstack([v.fit_transform(text) for v in self.vectorizers_], format="csr")
-        self.models_ = [m.fit(matrix, y) for m in self._new_models()]
+        fitted = [m.fit(matrix, y) for m in self._new_models()]
+        self.models_ = [NaiveBayesWeights(m) if isinstance(m, ComplementNB) else m for m in fitted]
         self.classes_ = self.models_[0].classes_
-        nb = [m for m in self.models_ if isinstance(m, ComplementNB)]
-        self.nb_weights_ = np.ascontiguousarray(nb[0].feature_log_prob_.T) if nb else None
         return matrix
 
     def fit_transform(self, X: object, y: object = None, **fit_params: object) -> np.ndarray:
@@ -170,7 +179,15 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def transform(self, X: object) -> np.ndarray:
         check_is_fitted(self, "models_")
-        return self._scores(self.models_, self.vectorize(X), self.nb_weights_)
+        return self._scores(self.models_, self.vectorize(X))
+
+    def naive_bayes_proba(self, scores: np.ndarray) -> np.ndarray | None:
+        """Class probabilities of the naive Bayes model from this scorer's output (None without NB)."""
+        if not self.naive_bayes:
+            return None
+        block = scores[:, len(self.classes_) : 2 * len(self.classes_)]
+        e = np.exp(block - block.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "classes_")

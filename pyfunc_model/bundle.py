@@ -34,9 +34,9 @@ class ArtifactError(RuntimeError):
 
 @dataclass
 class Fallbacks:
-    """Everything the chain can answer with when the primary cannot."""
+    """The chain's own models. (The naive Bayes route reuses the title scorer's naive Bayes,
+    which lives in the feature pipeline: one model, not two copies.)"""
 
-    naive_bayes: Any
     random_forest: Any
     rules: RuleClassifier
     prior: PriorClassifier

@@ -163,8 +163,11 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             out = np.full((rows.size, k), np.nan)
             has_title = nonempty_title_rows(frame, rows)
             if has_title.any():
-                sub = frame.iloc[rows[has_title]]
-                out[has_title] = fb.naive_bayes.predict_proba(self.features.text_.vectorize(sub))
+                sub = rows[has_title]
+                text = X[sub, self.n_tabular :] if X is not None else self.features.text_.transform(frame.iloc[sub])
+                proba = self.features.text_.naive_bayes_proba(text)
+                if proba is not None:
+                    out[has_title] = proba
             return out
 
         def random_forest(rows: np.ndarray) -> np.ndarray:

@@ -6,7 +6,6 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.naive_bayes import ComplementNB
 
 from features.pipeline import ProductFeatures
 from pyfunc_model.bundle import Fallbacks
@@ -63,14 +62,15 @@ def fit_primary(
 def fit_fallbacks(
     features: ProductFeatures, prepared: pd.DataFrame, X_fit: np.ndarray, y: np.ndarray, classes: np.ndarray
 ) -> Fallbacks:
-    """Naive Bayes on the title n-grams, random forest on the tabular columns, rules, prior."""
-    titles = prepared["title"]
-    unique = ~pd.DataFrame({"t": titles.to_numpy(), "y": y}).duplicated().to_numpy()
-    nb = ComplementNB(alpha=0.3).fit(features.text_.vectorize(prepared[unique]), y[unique])
-    rf = RandomForestClassifier(n_estimators=150, min_samples_leaf=2, n_jobs=2, random_state=0)
+    """Random forest on the tabular columns (no title text), rules and the class prior.
+
+    The forest is kept small (capped leaves) so the artifact and serving memory stay small;
+    it answers only when the title cannot be used.
+    """
+    rf = RandomForestClassifier(n_estimators=60, max_leaf_nodes=512, min_samples_leaf=3, n_jobs=2, random_state=0)
     rf.fit(forest_input(X_fit[:, : features.n_tabular]), y)
+    rf.n_jobs = 1  # serving: no thread pool per call
     return Fallbacks(
-        naive_bayes=nb,
         random_forest=rf,
         rules=RuleClassifier().fit(prepared, y, classes),
         prior=PriorClassifier().fit(y, classes),
