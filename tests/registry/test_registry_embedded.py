@@ -67,7 +67,8 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
     dry = _ok(clients.registry(["promote", "--latest", "--to", "production", "--dry-run", "--force"], env, workdir))
     assert "dry run: would set product-classifier v2 to Production" in dry.stdout
     assert _alias(client, "champion") == "1"
-    out = _ok(clients.registry(["promote", "--latest", "--to", "production", "--max-latency-ratio", "5"],
+    out = _ok(clients.registry(["promote", "--latest", "--to", "production", "--max-latency-ratio", "5",
+                                     "--max-f1-drop", "0.05"],
                                env, workdir)).stdout
     assert "GATE PASSED" in out and "running the gate" in out
     assert _alias(client, "champion") == "2"

@@ -64,7 +64,8 @@ def test_production_stack_flow(mlflow_stack: Stack, stack_runs: tuple[str, str],
     assert gate.returncode == 1, gate.describe()
     assert re.search(r"^single-row latency .* FAIL", gate.stdout, re.MULTILINE), gate.stdout
     assert re.search(r"^macro_f1 .* ok", gate.stdout, re.MULTILINE) and "champion v1" in gate.stdout
-    out = _ok(clients.registry(["promote", "--version", "2", "--to", "production", "--max-latency-ratio", "5"],
+    out = _ok(clients.registry(["promote", "--version", "2", "--to", "production", "--max-latency-ratio", "5",
+                                     "--max-f1-drop", "0.05"],
                                env, workdir)).stdout
     assert "GATE PASSED" in out
     assert _alias(client, "champion") == "2"

@@ -110,5 +110,8 @@ def test_unreachable_tracking_server_is_a_clear_error(monkeypatch: pytest.Monkey
 
     uri = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)  # a session fixture may have set another URI process-wide
     assert main(["list"]) == 2
     assert f"cannot reach the MLflow tracking server at {uri}" in capsys.readouterr().err
