@@ -1,7 +1,7 @@
 """In-process ``predict`` throughput vs the raw path (features + ``Booster.predict`` alone).
 
     python bench/throughput.py [--data ../shared/data/amazon_in_products.csv] [--model-uri URI]
-    python bench/throughput.py --ngrams [--repeats 5]
+    python bench/throughput.py --ngrams [--repeats 5] [--max-features 300000]
 
 Without ``--model-uri`` a model is fitted in-process on the data's training split. Prints one
 table; ratios are measured in this run. Targets (issue 6): >= 30,000 rows/s and <= 1.5x raw.
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from features.schema import LABEL  # noqa: E402
-from pyfunc_model.model import ProductClassifierModel  # noqa: E402
+from features.schema import LABEL
+from pyfunc_model.model import ProductClassifierModel
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon_in_products.csv"
 
@@ -45,7 +46,7 @@ def load_model(args: argparse.Namespace, frame: pd.DataFrame) -> ProductClassifi
     return model
 
 
-def best_of(fn, repeats: int) -> float:  # noqa: ANN001 - any zero-argument callable
+def best_of(fn: Callable[[], object], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -54,7 +55,7 @@ def best_of(fn, repeats: int) -> float:  # noqa: ANN001 - any zero-argument call
     return min(times)
 
 
-def ngram_table(frame: pd.DataFrame, repeats: int) -> None:
+def ngram_table(frame: pd.DataFrame, repeats: int, max_features: int) -> None:
     """Title TF-IDF alone: scikit-learn's vectorizer pair vs ``FastTfidf`` (same matrix, faster)."""
     import scipy.sparse as sp
     from sklearn.metrics import f1_score
@@ -68,7 +69,7 @@ def ngram_table(frame: pd.DataFrame, repeats: int) -> None:
         """The two vectorizers exactly as ``TitleTextScorer`` builds them."""
 
         def __init__(self) -> None:
-            self.pair = FastTfidf()._sklearn_pair()
+            self.pair = FastTfidf(max_features=max_features)._sklearn_pair()
 
         def fit_transform(self, docs: list[str]) -> sp.csr_matrix:
             return sp.hstack([v.fit_transform(docs) for v in self.pair], format="csr")
@@ -79,8 +80,12 @@ def ngram_table(frame: pd.DataFrame, repeats: int) -> None:
     titles = as_strings(frame["title"])
     batch = [titles[i] for i in np.random.default_rng(0).choice(len(titles), 10_000, replace=len(titles) < 10_000)]
     print(f"{'vectorizer':>12} {'fit s':>6} {'rows/s':>8} {'1-title us (best/median)':>25} {'F1 s42':>7} {'F1 s7':>7}")
+
+    def fast() -> FastTfidf:
+        return FastTfidf(max_features=max_features)
+
     rows = {}
-    for name, make in (("sklearn pair", SklearnPair), ("FastTfidf", FastTfidf)):
+    for name, make in (("sklearn pair", SklearnPair), ("FastTfidf", fast)):
         f1 = {}
         for seed in (42, 7):
             train, test = title_group_split(frame, 0.2, seed)
@@ -95,7 +100,7 @@ def ngram_table(frame: pd.DataFrame, repeats: int) -> None:
         vec.fit_transform(titles)
         t_batch = best_of(lambda vec=vec: vec.transform(batch), repeats)
         one = [titles[0]]
-        singles = [best_of(lambda vec=vec: vec.transform(one), 1) for _ in range(200)]
+        singles = [best_of(lambda vec=vec, one=one: vec.transform(one), 1) for _ in range(200)]
         rows[name] = vec
         print(
             f"{name:>12} {fit_s:>6.1f} {len(batch) / t_batch:>8,.0f} "
@@ -111,6 +116,7 @@ def main() -> int:
     parser.add_argument("--model-uri", default=None)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--ngrams", action="store_true", help="benchmark the title TF-IDF vectorizers alone")
+    parser.add_argument("--max-features", type=int, default=300_000, help="n-gram cap per vectorizer (--ngrams)")
     args = parser.parse_args()
     if args.data == "synthetic":
         from training.synthetic import generate_synthetic_products
@@ -121,7 +127,7 @@ def main() -> int:
 
         frame, _ = load_products(args.data)
     if args.ngrams:
-        ngram_table(frame, args.repeats)
+        ngram_table(frame, args.repeats, args.max_features)
         return 0
     model = load_model(args, frame)
     inputs = frame.drop(columns=LABEL)
@@ -139,7 +145,7 @@ def main() -> int:
 
         t_full, t_raw = best_of(full, args.repeats), best_of(raw, args.repeats)
         one = inputs.iloc[[0]]
-        t_one = np.median([best_of(lambda: model.predict(None, one), 1) for _ in range(50)])
+        t_one = np.median([best_of(lambda one=one: model.predict(None, one), 1) for _ in range(50)])
         print(f"{n:>8} {n / t_full:>15,.0f} {n / t_raw:>11,.0f} {t_full / t_raw:>6.2f} {t_one * 1000:>9.2f}")
     return 0
 

@@ -304,6 +304,12 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         n = len(docs)
         if n == 0:
             return sp.csr_matrix((0, self.n_features_), dtype=self.dtype)
+        if n > 16:
+            # repeated titles (one product, many sellers; sampled batches) are vectorised once
+            first: dict[str, int] = {}
+            inverse = np.fromiter((first.setdefault(d, len(first)) for d in docs), dtype=np.int64, count=n)
+            if len(first) < 0.9 * n:
+                return self.transform(list(first))[inverse]
         lowered = [d.lower() for d in docs]
         lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n)
         total = int(lengths.sum()) + n
@@ -364,11 +370,12 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
 
     def _char_hits(self, codes: np.ndarray, space: np.ndarray, row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # collapse whitespace runs to one " " (what split() + " " padding gives per word)
-        rows_at = np.concatenate([[0], row_of])
         double = space[1:] & space[:-1]
         if double.any():
             keep = np.concatenate([[True], ~double])
-            codes, space, rows_at = codes[keep], space[keep], rows_at[keep]
+            codes, space = codes[keep], space[keep]
+            # row_of[i] is the row of stream position i + 1, kept positions minus the first
+            row_of = row_of[keep[1:]]
         table = self._codes
         ids = table[np.minimum(np.where(space, 32, codes), len(table) - 1)]
         known = ids > 0
@@ -379,7 +386,7 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         cnt = m - 2  # window start positions of the 3-grams (longer windows: fewer)
         if cnt <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-        uid = ids.astype(_U64)
+        uid = ids.view(_U64)  # non-negative int64: same bits
         # one column per n, so flattening row-major yields the hits in position (hence row) order
         keys = np.zeros((cnt, hi - 2), dtype=_U64)
         ok = np.zeros((cnt, hi - 2), dtype=bool)
@@ -395,8 +402,9 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         flat = np.flatnonzero(ok.ravel())
         cols = self._char_table.lookup(keys.ravel()[flat])
         found = np.flatnonzero(cols >= 0)
-        # the window's second character is inside it, hence never a separator: its row is the row
-        return rows_at[flat[found] // (hi - 2) + 1], cols[found]
+        # the window's second character (position start + 1) is inside it, hence never a
+        # separator: its row is the window's row, and row_of[start] is that position's row
+        return row_of[flat[found] // (hi - 2)], cols[found]
 
     def _assemble_one(self, cols: np.ndarray) -> sp.csr_matrix:
         """``_assemble`` for a single row."""
@@ -440,23 +448,24 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         sentinel = np.iinfo(np.int32).max
         shift_of = np.maximum(4, np.ceil(np.log2(np.maximum(per_row, 1))).astype(np.int64))
         # one block for all ordinary rows (padded to the longest), one per power of two above 1024
-        shift_of[shift_of <= 10] = shift_of[shift_of <= 10].max(initial=4)
+        ordinary = shift_of <= 10
+        shift_of[ordinary] = 10
         has_hits = per_row > 0
-        top = int(shift_of.max(initial=4))
-        groups = np.unique(shift_of[has_hits]) if top > 10 else np.array([top])
+        groups = np.unique(shift_of[has_hits])
         uniq_per_row = np.zeros(n, dtype=np.int64)
         parts = []
         for shift in groups.tolist():
-            w = 1 << shift
             members = np.flatnonzero(has_hits & (shift_of == shift)) if len(groups) > 1 else np.flatnonzero(has_hits)
+            # the ordinary block is only as wide as its longest row (rounded up to 8)
+            w = 1 << shift if shift > 10 else max(8, -(-int(per_row[members].max(initial=1)) // 8) * 8)
             slot = np.full(n, -1, dtype=np.int64)
             slot[members] = np.arange(len(members))
             block = np.full(len(members) * w, sentinel, dtype=np.int32)
             if len(groups) > 1:
                 pick = np.flatnonzero(slot[rows] >= 0)
-                block[(slot[rows[pick]] << shift) + local[pick]] = cols[pick]
+                block[slot[rows[pick]] * w + local[pick]] = cols[pick]
             else:
-                block[(slot[rows] << shift) + local] = cols
+                block[slot[rows] * w + local] = cols
             block = block.reshape(len(members), w)
             block.sort(axis=1)
             flat = block.ravel()
@@ -469,7 +478,7 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             vals = flat[pos]
             real = vals != sentinel
             pos, vals, counts = pos[real], vals[real], counts[real]
-            member_idx = pos >> shift
+            member_idx = pos // w
             per_member = np.bincount(member_idx, minlength=len(members))
             uniq_per_row[members] = per_member
             parts.append((members, vals, counts, member_idx, per_member))

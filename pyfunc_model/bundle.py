@@ -91,5 +91,6 @@ def read_bundle(artifacts: dict[str, str]) -> ModelBundle:
         metadata = json.loads(Path(artifacts["metadata"]).read_text())
     except Exception as exc:
         raise ArtifactError(f"model artifact has an unreadable file: {exc}") from exc
-    primary = Path(artifacts["primary"]).read_text() or None
+    # undecodable bytes are the booster's problem, not the load's: the chain falls back
+    primary = Path(artifacts["primary"]).read_bytes().decode("utf-8", errors="replace") or None
     return ModelBundle(features, primary, fallbacks, drift_reference, metadata)

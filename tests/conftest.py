@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,12 @@ def _isolate_mlflow_globals() -> Iterator[None]:
     from mlflow.tracking import fluent
 
     uri = mlflow.get_tracking_uri()
+    experiment_env = os.environ.get("MLFLOW_EXPERIMENT_ID")
     yield
+    if experiment_env is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_env
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(uri)
