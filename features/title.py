@@ -125,8 +125,8 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
                 weights = m.weights if isinstance(m, NaiveBayesWeights) else m.feature_log_prob_.T
                 jll = np.asarray(matrix @ weights, dtype="float64")
                 blocks.append(jll - jll.max(axis=1, keepdims=True))
-            else:
-                scores = m.decision_function(matrix)
+            else:  # LinearSVC.decision_function without its per-call input validation
+                scores = np.asarray(matrix @ m.coef_.T) + m.intercept_
                 blocks.append(scores.reshape(scores.shape[0], -1))
         return np.hstack(blocks).astype("float64")
 
