@@ -281,10 +281,6 @@ def test_empty_title_among_good_rows_is_answered(champion_server: ModelServer) -
     assert served["ood_reasons"].iloc[1:].str.contains("title_empty").all(), served["ood_reasons"].tolist()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "model bug: features.schema.parse_number strips every non-digit, so a JSON list price [1, 2] becomes 12.0 "
-    "(reported as price_far_outside_training_range) instead of missing + 'price_unparseable'"
-))
 def test_unparseable_price_is_reported(champion_server: ModelServer) -> None:
     rows = [{"title": "Puma t-shirt", "price": [1, 2]}, {"title": "Puma t-shirt", "price": {"amount": 5}}]
     served = predictions(champion_server.invoke(json.dumps({"dataframe_records": rows})), 2)
