@@ -15,6 +15,14 @@ if str(ROOT) not in sys.path:  # `tests.stack` must import the same way from eve
 
 pytest_plugins = ["tests.stack.fixtures"]
 
+from tests.serving.model_fixtures import TrainedModel, train_champion  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
+    """ONE synthetic champion per session for serving, Spark and notebook tests (module-level cache)."""
+    return train_champion(tmp_path_factory.getbasetemp() / "trained-model")
+
 
 @pytest.fixture(autouse=True)
 def _isolate_mlflow_globals() -> Iterator[None]:

@@ -17,14 +17,7 @@ from tests.serving.model_fixtures import (  # noqa: E402
     ModelServer,
     TrainedModel,
     model_server,
-    train_champion,
 )
-
-
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
-    """One synthetic model for the whole session, registered and aliased `champion`."""
-    return train_champion(tmp_path_factory.getbasetemp() / "trained-model")
 
 
 @pytest.fixture(scope="session")
