@@ -45,9 +45,15 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     @staticmethod
     def prepare(X: pd.DataFrame) -> pd.DataFrame:
         """Canonical columns and dtypes, brand derived from the title where missing."""
-        frame = clean_input(X).frame
+        return ProductFeatures.prepare_with_issues(X)[0]
+
+    @staticmethod
+    def prepare_with_issues(X: pd.DataFrame) -> tuple[pd.DataFrame, list[list[str]]]:
+        """:meth:`prepare` plus the per-row input problems found while cleaning (serving reports them)."""
+        clean = clean_input(X)
+        frame = clean.frame
         frame["brand"] = derive_brand(frame[TITLE], frame["brand"]).astype(object)
-        return frame
+        return frame, clean.issues
 
     def _make_blocks(self) -> None:
         self.hashing_ = HashingEncoder(n_buckets=self.n_buckets)

@@ -16,8 +16,8 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from features.schema import InputSchemaError, clean_input
-from features.text import derive_brand
+from features.pipeline import ProductFeatures
+from features.schema import InputSchemaError
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
 from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
@@ -79,14 +79,12 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         try:
-            clean = clean_input(model_input)
+            frame, issues = ProductFeatures.prepare_with_issues(model_input)
         except InputSchemaError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-        frame = clean.frame
-        frame["brand"] = derive_brand(frame["title"], frame["brand"]).astype(object)
-        return self._score(frame, clean.issues, opts)
+        return self._score(frame, issues, opts)
 
     def _score(self, frame: pd.DataFrame, issues: list[list[str]], opts: PredictParams) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)
