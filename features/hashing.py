@@ -68,17 +68,17 @@ class HashingEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     def fit(self, X: object, y: object = None) -> HashingEncoder:
         frame = self._validated(X, reset=True)
         self.seen_buckets_ = {
-            c: np.unique(b[~np.isnan(b)]) for c, b in zip(self.columns_, self._buckets(frame).T, strict=True)
+            c: np.unique(b[~np.isnan(b)]) for c, b in zip(self.columns_, self._hash_columns(frame).T, strict=True)
         }
         return self
 
-    def _buckets(self, frame: pd.DataFrame) -> np.ndarray:
-        cols = [hash_buckets(frame.iloc[:, j], self.n_buckets, self.seed) for j in range(frame.shape[1])]
+    def _hash_columns(self, frame: pd.DataFrame) -> np.ndarray:
+        cols = [hash_buckets(frame[c], self.n_buckets, self.seed) for c in self.columns_]
         return np.column_stack(cols) if cols else np.empty((len(frame), 0))
 
     def transform(self, X: object) -> np.ndarray:
         check_is_fitted(self, "seen_buckets_")
-        return self._buckets(self._validated(X, reset=False))
+        return self._hash_columns(self._validated(X, reset=False))
 
     def transform_columns(self, frame: pd.DataFrame) -> np.ndarray:
         """Serving fast path: ``transform`` for a frame already holding the fitted columns by name.
@@ -86,8 +86,7 @@ class HashingEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         Skips scikit-learn's input validation, which costs more than the hashing for one row.
         """
         check_is_fitted(self, "seen_buckets_")
-        cols = [hash_buckets(frame[c], self.n_buckets, self.seed) for c in self.columns_]
-        return np.column_stack(cols)
+        return self._hash_columns(frame)
 
     def unseen_mask(self, X: object) -> np.ndarray:
         """Boolean (rows x columns): value present but its bucket never seen in training."""

@@ -85,9 +85,11 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.classes_ = self.text_.classes_
         self.n_features_in_ = len(X.columns)
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        return np.hstack([self._tabular(frame), text_scores])
+        return np.hstack([self.tabular(frame), text_scores])
 
-    def _tabular(self, frame: pd.DataFrame) -> np.ndarray:
+    def tabular(self, frame: pd.DataFrame) -> np.ndarray:
+        """The columns that do not come from the title scorer (the random forest's input),
+        for a frame that already went through :meth:`prepare`."""
         return np.hstack(
             [
                 self.hashing_.transform_columns(frame),
@@ -105,7 +107,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     def transform_prepared(self, frame: pd.DataFrame) -> np.ndarray:
         """Like :meth:`transform` for a frame that already went through :meth:`prepare`."""
-        return np.hstack([self._tabular(frame), self.text_.transform(frame)])
+        return np.hstack([self.tabular(frame), self.text_.transform(frame)])
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self, "text_")

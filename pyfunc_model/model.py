@@ -169,7 +169,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             return out
 
         def random_forest(rows: np.ndarray) -> np.ndarray:
-            tab = X[rows, : self.n_tabular] if X is not None else self.features._tabular(frame.iloc[rows])
+            tab = X[rows, : self.n_tabular] if X is not None else self.features.tabular(frame.iloc[rows])
             return fb.random_forest.predict_proba(forest_input(tab))
 
         return {
