@@ -108,8 +108,16 @@ def draw(pool: pd.DataFrame, n: int, rng: np.random.Generator, skew: bool = Fals
     return pool.iloc[idx].reset_index(drop=True)
 
 
-def rate(monitor: DriftMonitor, pool: pd.DataFrame, score: Scorer, runs: int, size: int, seed: int,
-         shift: Shift | None = None, skew: bool = False) -> tuple[float, dict[str, int]]:
+def rate(
+    monitor: DriftMonitor,
+    pool: pd.DataFrame,
+    score: Scorer,
+    runs: int,
+    size: int,
+    seed: int,
+    shift: Shift | None = None,
+    skew: bool = False,
+) -> tuple[float, dict[str, int]]:
     """Share of batches flagged, and how often each test fired."""
     rng = np.random.default_rng(seed)
     hits, fired = 0, {}
@@ -125,8 +133,17 @@ def rate(monitor: DriftMonitor, pool: pd.DataFrame, score: Scorer, runs: int, si
     return hits / runs, fired
 
 
-def delay(reference: DriftReference, pool: pd.DataFrame, score: Scorer, window: int, runs: int, seed: int,
-          shift: Shift | None, skew: bool = False, cap: int = 3000) -> tuple[list[int], float]:
+def delay(
+    reference: DriftReference,
+    pool: pd.DataFrame,
+    score: Scorer,
+    window: int,
+    runs: int,
+    seed: int,
+    shift: Shift | None,
+    skew: bool = False,
+    cap: int = 3000,
+) -> tuple[list[int], float]:
     """Rows of single-row traffic after the change until the window flags (cap if never), and
     the share of single-row checks that flagged (the per-row false-alarm rate without a change)."""
     rng = np.random.default_rng(seed)
@@ -222,17 +239,23 @@ def main() -> None:
         print(f"{name:<28}{len(d):>6}{np.median(d):>14.0f}{np.quantile(d, 0.9):>11.0f}{sum(x >= 3000 for x in d):>7}")
     runs = max(args.delay_runs // 2, 2)
     d, share = delay(reference, pool, score, 1000, runs, args.seed + 20, None, cap=len(pool))
-    print(f"no change: {runs} streams of {len(pool)} single rows; {share:.2%} of checks flagged; "
-          f"first false flag after {[x if x < len(pool) else 'never' for x in d]} rows")
+    print(
+        f"no change: {runs} streams of {len(pool)} single rows; {share:.2%} of checks flagged; "
+        f"first false flag after {[x if x < len(pool) else 'never' for x in d]} rows"
+    )
 
     check_ms, score_ms = overhead(monitor, pool, score)
     if args.model_uri:  # predict already runs the drift check once: compare with the rest of predict
         rest = max(score_ms - check_ms, 1e-9)
-        print(f"\noverhead on a 1000-row batch: check {check_ms:.1f} ms (summary + tests); predict {score_ms:.1f} ms "
-              f"including one check -> drift adds {check_ms / rest:.0%} to the rest of predict")
+        print(
+            f"\noverhead on a 1000-row batch: check {check_ms:.1f} ms (summary + tests); predict {score_ms:.1f} ms "
+            f"including one check -> drift adds {check_ms / rest:.0%} to the rest of predict"
+        )
     else:
-        print(f"\noverhead on a 1000-row batch: check {check_ms:.1f} ms (summary + tests); "
-              f"stand-in scorer {score_ms:.1f} ms (not the real predict)")
+        print(
+            f"\noverhead on a 1000-row batch: check {check_ms:.1f} ms (summary + tests); "
+            f"stand-in scorer {score_ms:.1f} ms (not the real predict)"
+        )
     if chain:
         print("\nchain metrics logged by the model's training run:")
         for key, value in sorted(chain.items()):

@@ -29,8 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--passes", type=int, default=3, help="warm passes after the cold one")
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--source", default="auto", choices=["auto", "real", "synthetic"],
-                        help="rows to score: real amazon.in rows (auto, when present) or synthetic ones")
+    parser.add_argument(
+        "--source",
+        default="auto",
+        choices=["auto", "real", "synthetic"],
+        help="rows to score: real amazon.in rows (auto, when present) or synthetic ones",
+    )
     args = parser.parse_args(argv)
 
     spark = build_spark(args.master, "product-classifier-throughput")

@@ -58,7 +58,7 @@ def add_runtime_config(dockerfile: Path) -> None:
     match = re.search(r"^ENTRYPOINT ", text, flags=re.MULTILINE)
     if match is None:
         raise RuntimeError(f"no ENTRYPOINT in {dockerfile}: has `mlflow models generate-dockerfile` changed?")
-    dockerfile.write_text(text[: match.start()] + runtime_block() + text[match.start():])
+    dockerfile.write_text(text[: match.start()] + runtime_block() + text[match.start() :])
 
 
 def write_env_example(output: Path) -> None:
@@ -75,9 +75,19 @@ def generate(model_uri: str, output: Path) -> Path:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     mlflow_cli = Path(sys.executable).parent / "mlflow"
     subprocess.run(
-        [str(mlflow_cli), "models", "generate-dockerfile", "-m", model_uri, "-d", str(output),
-         "--env-manager", "local"],
-        check=True, env=env,
+        [
+            str(mlflow_cli),
+            "models",
+            "generate-dockerfile",
+            "-m",
+            model_uri,
+            "-d",
+            str(output),
+            "--env-manager",
+            "local",
+        ],
+        check=True,
+        env=env,
     )
     dockerfile = output / "Dockerfile"
     add_runtime_config(dockerfile)

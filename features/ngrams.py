@@ -31,6 +31,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.utils.validation import check_is_fitted
 
+from features.chars import char_classes, code_points
+from features.text import distinct
+
 _U64 = np.uint64
 #: odd multipliers (digits of pi / golden ratio): fixed, so keys are the same in every process
 _POLY = 0x9E3779B97F4A7C15
@@ -40,8 +43,6 @@ _MIX2 = _U64(0x94D049BB133111EB)
 _LEN_SALT = _U64(0x243F6A8885A308D3)
 _PAIR_SALT = _U64(0x13198A2E03707344)
 _FIB = _U64(0x9E3779B97F4A7C15)
-_ASCII_SPACE = np.array([chr(i).isspace() for i in range(128)], dtype=bool)
-_ASCII_WORD = np.array([chr(i).isalnum() or chr(i) == "_" for i in range(128)], dtype=bool)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -51,23 +52,6 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x ^ (x >> _U64(27))
     x = x * _MIX2
     return x ^ (x >> _U64(31))
-
-
-def _char_classes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(is whitespace, is regex word char) per code point, as Python's ``str.split`` / ``re`` see them.
-
-    ASCII via a table; the (few) distinct non-ASCII code points are asked of Python once per batch.
-    """
-    ascii_codes = np.minimum(codes, 127)
-    space, word = _ASCII_SPACE[ascii_codes], _ASCII_WORD[ascii_codes]
-    high = codes > 127
-    if high.any():
-        pos = np.flatnonzero(high)
-        uniq, inv = np.unique(codes[pos], return_inverse=True)
-        chars = [chr(int(c)) for c in uniq]
-        space[pos] = np.array([c.isspace() for c in chars], dtype=bool)[inv]
-        word[pos] = np.array([c.isalnum() or c == "_" for c in chars], dtype=bool)[inv]
-    return space, word
 
 
 class _KeyTable:
@@ -304,12 +288,9 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         n = len(docs)
         if n == 0:
             return sp.csr_matrix((0, self.n_features_), dtype=self.dtype)
-        if n > 16:
-            # repeated titles (one product, many sellers; sampled batches) are vectorised once
-            first: dict[str, int] = {}
-            inverse = np.fromiter((first.setdefault(d, len(first)) for d in docs), dtype=np.int64, count=n)
-            if len(first) < 0.9 * n:
-                return self.transform(list(first))[inverse]
+        unique, inverse = distinct(docs)
+        if inverse is not None:  # repeated titles are vectorised once
+            return self.transform(unique)[inverse]
         lowered = [d.lower() for d in docs]
         lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n)
         total = int(lengths.sum()) + n
@@ -324,9 +305,9 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         n = len(lowered)
         # " t0 t1 ... tn-1 ": the separators are whitespace and non-word, so nothing crosses rows
         stream = " " + " ".join(lowered) + " "
-        codes = np.frombuffer(stream.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+        codes = code_points(stream)
         row_of = np.repeat(np.arange(n, dtype=np.int64), lengths + 1)  # position i+1 -> row of char i
-        space, word = _char_classes(codes)
+        space, word = char_classes(codes, ("space", "word"))
         w_rows, w_cols = self._word_hits(codes, word, row_of)
         c_rows, c_cols = self._char_hits(codes, space, row_of)
         if n == 1:  # one title (online serving): a plain sort is cheapest
@@ -512,7 +493,7 @@ def _word_term_keys(terms: list[str]) -> np.ndarray:
     flat = [w for p in parts for w in p]
     lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
     stream = " " + " ".join(flat) + " "
-    codes = np.frombuffer(stream.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+    codes = code_points(stream)
     starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]) if len(flat) else np.zeros(0, np.int64)
     keys = _token_keys(codes, starts, starts + lengths, _powers(_POLY, len(codes))) if len(flat) else starts
     n_parts = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))

@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.hashing import BrandPriceCross, HashingEncoder
 from features.numeric import NumericFeatures
-from features.schema import CATEGORICAL_FIELDS, TITLE, clean_input
+from features.schema import CATEGORICAL_FIELDS, TITLE, RowFlags, clean_input
 from features.target import HashedTargetEncoder
 from features.text import derive_brand
 from features.title import TitleStats, TitleTextScorer
@@ -45,15 +45,15 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     @staticmethod
     def prepare(X: pd.DataFrame) -> pd.DataFrame:
         """Canonical columns and dtypes, brand derived from the title where missing."""
-        return ProductFeatures.prepare_with_issues(X)[0]
+        return ProductFeatures.prepare_with_flags(X)[0]
 
     @staticmethod
-    def prepare_with_issues(X: pd.DataFrame) -> tuple[pd.DataFrame, list[list[str]]]:
+    def prepare_with_flags(X: pd.DataFrame) -> tuple[pd.DataFrame, RowFlags]:
         """:meth:`prepare` plus the per-row input problems found while cleaning (serving reports them)."""
         clean = clean_input(X)
         frame = clean.frame
         frame["brand"] = derive_brand(frame[TITLE], frame["brand"]).astype(object)
-        return frame, clean.issues
+        return frame, clean.flags
 
     def _make_blocks(self) -> None:
         self.hashing_ = HashingEncoder(n_buckets=self.n_buckets)

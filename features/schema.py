@@ -8,6 +8,7 @@ raising: a bad optional field must not cost the whole batch its answer.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -69,8 +70,12 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
     """Strings with control characters removed and whitespace trimmed; missing/blank -> None."""
     if values is None:
         return [None] * n
+    arr = values.to_numpy(dtype=object)
+    if all(type(v) is str for v in arr) and not _CONTROL.search("".join(arr)):
+        # the common case: every value a clean string; only blanks need mapping to None
+        return [v.strip() or None for v in arr]
     out: list[str | None] = []
-    for v in values.to_numpy(dtype=object):
+    for v in arr:
         if v is None or v is pd.NA or (isinstance(v, float) and v != v):
             out.append(None)
             continue
@@ -80,11 +85,61 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
 
 
 @dataclass
+class RowFlags:
+    """Per-row reasons kept as one boolean mask per reason, in the order they were raised.
+
+    Masks instead of a list per row: 100k rows with no problem cost nothing to build, merge
+    and route on; strings are made only for the rows that have a reason.
+    """
+
+    n: int
+    masks: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def add(self, reason: str, mask: np.ndarray | list[bool]) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            self.masks[reason] = self.masks[reason] | mask if reason in self.masks else mask
+
+    def merged(self, other: RowFlags | dict[str, np.ndarray]) -> RowFlags:
+        """These reasons, then ``other``'s (a row keeps its reasons in that order)."""
+        out = RowFlags(self.n, dict(self.masks))
+        for reason, mask in (other.masks if isinstance(other, RowFlags) else other).items():
+            out.add(reason, mask)
+        return out
+
+    def _flagged(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        names = list(self.masks)
+        matrix = np.column_stack([self.masks[r] for r in names]) if names else np.zeros((self.n, 0), dtype=bool)
+        return names, matrix, np.flatnonzero(matrix.any(axis=1))
+
+    def lists(self) -> list[list[str]]:
+        """The reasons of each row, as a list per row."""
+        out: list[list[str]] = [[] for _ in range(self.n)]
+        names, matrix, rows = self._flagged()
+        for i in rows:
+            out[i] = [names[j] for j in np.flatnonzero(matrix[i])]
+        return out
+
+    def joined(self, sep: str = ";") -> np.ndarray:
+        """The reasons of each row joined by ``sep`` ("" for a row without any), object array."""
+        out = np.full(self.n, "", dtype=object)
+        names, matrix, rows = self._flagged()
+        for i in rows:
+            out[i] = sep.join(names[j] for j in np.flatnonzero(matrix[i]))
+        return out
+
+
+@dataclass
 class CleanInput:
     """Canonical, typed input plus the per-row problems found while coercing it."""
 
     frame: pd.DataFrame
-    issues: list[list[str]]
+    flags: RowFlags
+
+    @property
+    def issues(self) -> list[list[str]]:
+        """The problems of each row, as a list per row."""
+        return self.flags.lists()
 
 
 def clean_input(raw: pd.DataFrame) -> CleanInput:
@@ -98,12 +153,12 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
     if TITLE not in raw.columns:
         raise InputSchemaError(f"input is missing the required column '{TITLE}' (got columns: {list(raw.columns)})")
     n = len(raw)
-    issues: list[list[str]] = [[] for _ in range(n)]
+    flags = RowFlags(n)
     columns: dict[str, object] = {}
 
     title = _clean_text(raw[TITLE], n)
-    _flag(issues, [t is None for t in title], "title_empty")
-    _flag(issues, [t is not None and len(t) > MAX_TITLE_CHARS for t in title], "title_truncated")
+    flags.add("title_empty", [t is None for t in title])
+    flags.add("title_truncated", [t is not None and len(t) > MAX_TITLE_CHARS for t in title])
     columns[TITLE] = np.asarray([t[:MAX_TITLE_CHARS] if t else "" for t in title], dtype=object)
 
     for field in CATEGORICAL_FIELDS:
@@ -123,18 +178,13 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
                 ],
                 dtype=bool,
             )
-            _flag(issues, given & np.isnan(values), f"{field}_unparseable")
+            flags.add(f"{field}_unparseable", given & np.isnan(values))
         nonfinite = np.isinf(values)
         lo, hi = NUMERIC_RANGES[field]
         with np.errstate(invalid="ignore"):
             out_of_range = np.isfinite(values) & ((values < lo) | (values > hi))
-        _flag(issues, nonfinite, f"{field}_not_finite")
-        _flag(issues, out_of_range, f"{field}_out_of_range")
+        flags.add(f"{field}_not_finite", nonfinite)
+        flags.add(f"{field}_out_of_range", out_of_range)
         values[nonfinite | out_of_range] = np.nan
         columns[field] = values
-    return CleanInput(frame=pd.DataFrame(columns, index=pd.RangeIndex(n)), issues=issues)
-
-
-def _flag(issues: list[list[str]], mask: np.ndarray | list[bool], reason: str) -> None:
-    for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
-        issues[i].append(reason)
+    return CleanInput(frame=pd.DataFrame(columns, index=pd.RangeIndex(n)), flags=flags)

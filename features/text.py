@@ -24,6 +24,20 @@ def as_strings(values: pd.Series | np.ndarray | list) -> list[str]:
     return [v if isinstance(v, str) else ("" if v is None or v is pd.NA or v != v else str(v)) for v in arr]
 
 
+def distinct(values: list[str]) -> tuple[list[str], np.ndarray | None]:
+    """(distinct values in first-seen order, positions to expand them back) or (values, None).
+
+    Batches repeat titles (one product, many sellers); text features are computed once per
+    distinct title. Not worth it below 17 values or when under 10 % would be saved.
+    """
+    n = len(values)
+    if n <= 16:
+        return values, None
+    first: dict[str, int] = {}
+    inverse = np.fromiter((first.setdefault(v, len(first)) for v in values), dtype=np.int64, count=n)
+    return (list(first), inverse) if len(first) < 0.9 * n else (values, None)
+
+
 def normalize_title(titles: pd.Series | np.ndarray | list) -> pd.Series:
     """Lower-case, punctuation to spaces, single spaces: the form every text feature sees."""
     index = titles.index if isinstance(titles, pd.Series) else None
@@ -32,7 +46,8 @@ def normalize_title(titles: pd.Series | np.ndarray | list) -> pd.Series:
 
 
 def _first_word(title: str) -> str | None:
-    match = _FIRST_WORD.search(_BRACKETED_PREFIX.sub("", title)) or _FIRST_WORD.search(title)
+    unbracketed = _BRACKETED_PREFIX.sub("", title) if title.lstrip()[:1] in ("(", "[") else title
+    match = _FIRST_WORD.search(unbracketed) or _FIRST_WORD.search(title)
     return match.group(0).lower() if match else None
 
 

@@ -60,8 +60,11 @@ def read_input(spark: SparkSession, path: str, fmt: str | None = None) -> DataFr
         return spark.read.parquet(path)
     if fmt == "csv":
         return (
-            spark.read.option("header", "true").option("multiLine", "true").option("escape", '"')
-            .option("inferSchema", "false").csv(path)
+            spark.read.option("header", "true")
+            .option("multiLine", "true")
+            .option("escape", '"')
+            .option("inferSchema", "false")
+            .csv(path)
         )
     raise ValueError(f"unsupported input format {fmt!r}: use csv or parquet")
 
@@ -88,7 +91,10 @@ def model_inputs(df: DataFrame) -> list[Column]:
 
 
 def score(
-    spark: SparkSession, df: DataFrame, model_uri: str, params: dict[str, Any] | None = None,
+    spark: SparkSession,
+    df: DataFrame,
+    model_uri: str,
+    params: dict[str, Any] | None = None,
     env_manager: str = "local",
 ) -> DataFrame:
     """``df`` with a struct column ``prediction`` appended (lazy: nothing runs until an action)."""
@@ -111,8 +117,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-uri", required=True, help="e.g. models:/product-classifier@champion")
     parser.add_argument("--input", required=True, help="CSV file/folder or Parquet file/folder")
     parser.add_argument("--output", required=True, help="Parquet folder to write")
-    parser.add_argument("--master", default=None,
-                        help="Spark master, e.g. local[2]; default: spark-submit's or local[*]")
+    parser.add_argument(
+        "--master", default=None, help="Spark master, e.g. local[2]; default: spark-submit's or local[*]"
+    )
     parser.add_argument("--input-format", choices=["csv", "parquet"], default=None, help="default: from the suffix")
     parser.add_argument("--params", default=None, help='predict params as JSON, e.g. \'{"on_drift": "fallback"}\'')
     parser.add_argument("--partitions", type=int, default=None, help="minimum partitions (default: cores)")
@@ -132,8 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         scored.write.mode(args.mode).parquet(args.output)
         rows = spark.read.parquet(args.output).count()
         seconds = time.perf_counter() - started
-        log.info("scored %d rows in %.1fs (%.0f rows/s incl. model load) -> %s", rows, seconds, rows / seconds,
-                 args.output)
+        log.info(
+            "scored %d rows in %.1fs (%.0f rows/s incl. model load) -> %s", rows, seconds, rows / seconds, args.output
+        )
         print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "output": args.output}))
     finally:
         spark.stop()

@@ -17,12 +17,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from features.pipeline import ProductFeatures
-from features.schema import InputSchemaError
+from features.schema import InputSchemaError, RowFlags
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
 from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
-from pyfunc_model.drift.ood import row_ood_reasons
+from pyfunc_model.drift.ood import ood_flags
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
@@ -79,14 +79,14 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         try:
-            frame, issues = ProductFeatures.prepare_with_issues(model_input)
+            frame, flags = ProductFeatures.prepare_with_flags(model_input)
         except InputSchemaError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-        return self._score(frame, issues, opts)
+        return self._score(frame, flags, opts)
 
-    def _score(self, frame: pd.DataFrame, issues: list[list[str]], opts: PredictParams) -> pd.DataFrame:
+    def _score(self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)
         X, feature_problem = self._features(frame)
         primary_proba, primary_problem = (
@@ -94,8 +94,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         )
 
         summary = summarize(frame, self.drift_reference)  # computed once, read by both checks
-        ood = row_ood_reasons(frame, self.drift_reference, summary)
-        row_reasons = [a + b for a, b in zip(issues, ood, strict=True)]
+        row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
         verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window, summary=summary)
 
@@ -125,7 +124,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         frame: pd.DataFrame,
         primary_proba: np.ndarray,
         primary_problem: str,
-        row_reasons: list[list[str]],
+        row_reasons: RowFlags,
         verdict: DriftVerdict,
         opts: PredictParams,
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -145,12 +144,12 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             route = "naive_bayes" if drifted <= TABULAR_INPUTS else "random_forest"
             start[:] = np.maximum(start, ROUTES.index(route))
             reasons[reasons == ""] = "drift:" + ",".join(sorted(drifted))
-        for i, row in enumerate(row_reasons):
-            for reason in row:
-                route = ROW_ROUTES.get(reason)
-                if route is not None and ROUTES.index(route) > start[i]:
-                    start[i] = ROUTES.index(route)
-                    reasons[i] = f"ood:{reason}"
+        for reason, mask in row_reasons.masks.items():  # in each row's reason order
+            route = ROW_ROUTES.get(reason)
+            if route is not None:
+                later = mask & (ROUTES.index(route) > start)
+                start[later] = ROUTES.index(route)
+                reasons[later] = f"ood:{reason}"
         return start, reasons
 
     def _scorers(self, frame: pd.DataFrame, X: np.ndarray | None) -> dict[str, Any]:
@@ -185,7 +184,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         model_used: np.ndarray,
         fallback_reason: np.ndarray,
         verdict: DriftVerdict,
-        row_reasons: list[list[str]],
+        row_reasons: RowFlags,
     ) -> pd.DataFrame:
         best = proba.argmax(axis=1)
         classes = [str(c) for c in self.classes]
@@ -193,11 +192,11 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             {
                 "category": np.asarray(classes, dtype=object)[best],
                 "confidence": proba[np.arange(len(best)), best],
-                "probabilities": [dict(zip(classes, row.tolist(), strict=True)) for row in proba],
+                "probabilities": [dict(zip(classes, row, strict=True)) for row in proba.tolist()],
                 "model_used": model_used,
                 "fallback_reason": fallback_reason,
                 "drift_detected": np.full(len(best), bool(verdict.drifted)),
                 "drift_score": np.full(len(best), float(verdict.score)),
-                "ood_reasons": [";".join(r) for r in row_reasons],
+                "ood_reasons": row_reasons.joined(";"),
             }
         )

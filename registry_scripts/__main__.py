@@ -24,14 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m registry_scripts",
         description="Move the product classifier from a training run to production and back. "
-                    "Uses MLFLOW_TRACKING_URI (default: sqlite:///mlflow.db in the working folder); "
-                    "HTTP retries default to 2 (MLFLOW_HTTP_REQUEST_MAX_RETRIES) so outages are reported quickly.",
+        "Uses MLFLOW_TRACKING_URI (default: sqlite:///mlflow.db in the working folder); "
+        "HTTP retries default to 2 (MLFLOW_HTTP_REQUEST_MAX_RETRIES) so outages are reported quickly.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for command, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(command, help=help_text, description=help_text)
-        p.add_argument("--registered-model-name", default=DEFAULT_MODEL_NAME,
-                       help="registered model name (default: %(default)s)")
+        p.add_argument(
+            "--registered-model-name", default=DEFAULT_MODEL_NAME, help="registered model name (default: %(default)s)"
+        )
         module.add_arguments(p)  # type: ignore[attr-defined]
         p.set_defaults(handler=module.run)  # type: ignore[attr-defined]
     return parser

@@ -71,13 +71,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_gate_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", default=None,
-                        help="CSV/Parquet with labels (or 'synthetic'); default: the data the candidate was trained on")
-    parser.add_argument("--max-f1-drop", type=float, default=DEFAULT_MAX_F1_DROP,
-                        help="largest allowed macro-F1 drop vs the champion, all fields and title-only "
-                             "(default: %(default)s)")
-    parser.add_argument("--max-latency-ratio", type=float, default=DEFAULT_MAX_LATENCY_RATIO,
-                        help="largest allowed candidate/champion single-row latency ratio (default: %(default)s)")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="CSV/Parquet with labels (or 'synthetic'); default: the data the candidate was trained on",
+    )
+    parser.add_argument(
+        "--max-f1-drop",
+        type=float,
+        default=DEFAULT_MAX_F1_DROP,
+        help="largest allowed macro-F1 drop vs the champion, all fields and title-only (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-latency-ratio",
+        type=float,
+        default=DEFAULT_MAX_LATENCY_RATIO,
+        help="largest allowed candidate/champion single-row latency ratio (default: %(default)s)",
+    )
 
 
 # ---------------------------------------------------------------- artifact and signature checks
@@ -122,8 +132,9 @@ def signature_problems(candidate: Any, champion: Any | None) -> list[str]:
         if spec.required and (col_name not in champ_in or not champ_in[col_name].required):
             problems.append(f"input {col_name!r} is required by the candidate but optional/absent for the champion")
         if col_name in champ_in and _type_name(spec.type) != _type_name(champ_in[col_name].type):
-            problems.append(f"input {col_name!r} type {_type_name(spec.type)} != "
-                            f"champion's {_type_name(champ_in[col_name].type)}")
+            problems.append(
+                f"input {col_name!r} type {_type_name(spec.type)} != champion's {_type_name(champ_in[col_name].type)}"
+            )
     cand_out = {c.name for c in candidate.outputs.inputs} if candidate.outputs else set()
     champ_out = {c.name for c in champion.outputs.inputs} if champion.outputs else set()
     problems += [f"output {c!r} missing" for c in sorted(champ_out - cand_out)]
@@ -225,9 +236,14 @@ def _download(name: str, version: str, dst: Path) -> Path:
         raise CommandError(f"cannot download {uri}: {str(exc).strip().splitlines()[0][:300]}") from exc
 
 
-def evaluate_gate(client: Any, name: str, candidate: int, data: str | None = None,
-                  max_f1_drop: float = DEFAULT_MAX_F1_DROP,
-                  max_latency_ratio: float = DEFAULT_MAX_LATENCY_RATIO) -> GateResult:
+def evaluate_gate(
+    client: Any,
+    name: str,
+    candidate: int,
+    data: str | None = None,
+    max_f1_drop: float = DEFAULT_MAX_F1_DROP,
+    max_latency_ratio: float = DEFAULT_MAX_LATENCY_RATIO,
+) -> GateResult:
     """Run every check; never raises for a failed check (those become FAIL rows)."""
     import mlflow.pyfunc
 
@@ -245,17 +261,26 @@ def evaluate_gate(client: Any, name: str, candidate: int, data: str | None = Non
         champ_params = client.get_run(champ_mv.run_id).data.params
         keys = ("data_path", "data_sha256", "test_size", "seed")
         if any(champ_params.get(k) != run_params.get(k) for k in keys):
-            result.notes.append(f"the champion v{champ_mv.version} was trained on other data or another split, so some "
-                                "of these rows may be in its training set (its scores may be optimistic)")
+            result.notes.append(
+                f"the champion v{champ_mv.version} was trained on other data or another split, so some "
+                "of these rows may be in its training set (its scores may be optimistic)"
+            )
 
     with tempfile.TemporaryDirectory(prefix="gate-") as tmp:
         cand_dir = _download(name, cand_mv.version, Path(tmp) / "candidate")
         champ_dir = _download(name, champ_mv.version, Path(tmp) / "champion") if champ_mv else None
         result.checks += check_artifacts(cand_dir)
         problems = signature_problems(_signature(cand_dir), _signature(champ_dir) if champ_dir else None)
-        result.checks.append(Check("signature compatible", "ok" if not problems else "INCOMPATIBLE",
-                                   "" if champ_dir else "-", "champion's callers keep working",
-                                   not problems, "; ".join(problems)))
+        result.checks.append(
+            Check(
+                "signature compatible",
+                "ok" if not problems else "INCOMPATIBLE",
+                "" if champ_dir else "-",
+                "champion's callers keep working",
+                not problems,
+                "; ".join(problems),
+            )
+        )
 
         try:
             cand_model = mlflow.pyfunc.load_model(str(cand_dir))
@@ -269,19 +294,36 @@ def evaluate_gate(client: Any, name: str, candidate: int, data: str | None = Non
                 champ_model = mlflow.pyfunc.load_model(str(champ_dir))
                 champ_scores = score(champ_model, test)
             except Exception as exc:
-                result.checks.append(Check("champion loads and predicts", "", "ERROR", "needed to compare", False,
-                                           f"cannot compare: {_brief(exc)} (use promote --force if intended)"))
+                result.checks.append(
+                    Check(
+                        "champion loads and predicts",
+                        "",
+                        "ERROR",
+                        "needed to compare",
+                        False,
+                        f"cannot compare: {_brief(exc)} (use promote --force if intended)",
+                    )
+                )
                 return result
         for metric in F1_METRICS:
             if not champ_scores:
-                result.checks.append(Check(metric, format_number(cand_scores[metric]), "-", "-", True,
-                                           "no champion to compare with"))
+                result.checks.append(
+                    Check(metric, format_number(cand_scores[metric]), "-", "-", True, "no champion to compare with")
+                )
                 continue
             floor = champ_scores[metric] - max_f1_drop
             ok = _threshold_check(metric, cand_scores[metric], floor, greater_is_better=True)
             drop = champ_scores[metric] - cand_scores[metric]
-            result.checks.append(Check(metric, format_number(cand_scores[metric]), format_number(champ_scores[metric]),
-                                       f">= {floor:.4f}", ok, "" if ok else f"drops {drop:.4f} > {max_f1_drop}"))
+            result.checks.append(
+                Check(
+                    metric,
+                    format_number(cand_scores[metric]),
+                    format_number(champ_scores[metric]),
+                    f">= {floor:.4f}",
+                    ok,
+                    "" if ok else f"drops {drop:.4f} > {max_f1_drop}",
+                )
+            )
 
         if champ_model is not None:
             from features.schema import INPUT_COLUMNS
@@ -290,8 +332,16 @@ def evaluate_gate(client: Any, name: str, candidate: int, data: str | None = Non
             cand_s, champ_s = single_row_latency([cand_model, champ_model], row)
             ratio = cand_s / champ_s if champ_s > 0 else float("inf")
             ok = _threshold_check("latency_ratio", ratio, max_latency_ratio, greater_is_better=False)
-            result.checks.append(Check("single-row latency", f"{cand_s * 1000:.2f} ms", f"{champ_s * 1000:.2f} ms",
-                                       f"ratio <= {max_latency_ratio}", ok, f"ratio {ratio:.2f}"))
+            result.checks.append(
+                Check(
+                    "single-row latency",
+                    f"{cand_s * 1000:.2f} ms",
+                    f"{champ_s * 1000:.2f} ms",
+                    f"ratio <= {max_latency_ratio}",
+                    ok,
+                    f"ratio {ratio:.2f}",
+                )
+            )
     return result
 
 
@@ -309,7 +359,8 @@ def print_result(result: GateResult, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     client = get_client()
-    result = evaluate_gate(client, args.registered_model_name, args.candidate, args.data,
-                           args.max_f1_drop, args.max_latency_ratio)
+    result = evaluate_gate(
+        client, args.registered_model_name, args.candidate, args.data, args.max_f1_drop, args.max_latency_ratio
+    )
     print_result(result, args.registered_model_name)
     return 0 if result.passed else EXIT_REFUSED

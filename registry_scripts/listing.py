@@ -46,8 +46,16 @@ def run(args: argparse.Namespace) -> int:
     for v in versions:
         metrics = _metrics(client, v)
         aliases = ",".join(f"@{a}" for a in sorted(alias_map.get(str(v.version), [])))
-        rows.append((v.version, v.current_stage, aliases, *(metrics[m] for m in KEY_METRICS),
-                     format_ms(v.creation_timestamp), v.run_id or "-"))
+        rows.append(
+            (
+                v.version,
+                v.current_stage,
+                aliases,
+                *(metrics[m] for m in KEY_METRICS),
+                format_ms(v.creation_timestamp),
+                v.run_id or "-",
+            )
+        )
     print(f"{name} on {tracking_uri()}: {len(versions)} version(s)")
     print(table(("version", "stage", "aliases", *KEY_METRICS, "created (UTC)", "source run"), rows))
     return 0

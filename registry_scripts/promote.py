@@ -41,8 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gate.add_gate_options(parser)
 
 
-def set_stage_and_alias(client: Any, name: str, version: str, stage: str, alias: str,
-                        tags: dict[str, str] | None = None, restore_alias_to: str | None = None) -> None:
+def set_stage_and_alias(
+    client: Any,
+    name: str,
+    version: str,
+    stage: str,
+    alias: str,
+    tags: dict[str, str] | None = None,
+    restore_alias_to: str | None = None,
+) -> None:
     """Alias first (what serving resolves), then stage (archiving the previous holder), then tags.
 
     If the stage change fails after the alias moved, the alias is put back so the two never disagree.
@@ -110,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             raise explain_mlflow_error(exc, "remove alias @challenger from", name) from exc
         print(f"removed alias @{CHALLENGER} from v{version}")
-    print(f"promoted {name} v{version} to Production; models:/{name}@{CHAMPION} and models:/{name}/Production "
-          f"now resolve to it" + (f" (previous champion v{champion_version}, archived)" if champion_version else ""))
+    print(
+        f"promoted {name} v{version} to Production; models:/{name}@{CHAMPION} and models:/{name}/Production "
+        f"now resolve to it" + (f" (previous champion v{champion_version}, archived)" if champion_version else "")
+    )
     return 0

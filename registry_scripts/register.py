@@ -42,8 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--run-id", help="training run whose logged model 'model' to register")
     group.add_argument("--model-uri", help="models:/m-<id>, runs:/<run>/model, or any model directory URI")
-    parser.add_argument("--model-name-in-run", default=LOGGED_MODEL_NAME,
-                        help="name the model was logged under in the run (default: %(default)s)")
+    parser.add_argument(
+        "--model-name-in-run",
+        default=LOGGED_MODEL_NAME,
+        help="name the model was logged under in the run (default: %(default)s)",
+    )
 
 
 def _logged_model_of_run(client: Any, run_id: str, model_name: str) -> Any:
@@ -83,12 +86,14 @@ def resolve_source(client: Any, run_id: str | None, model_uri: str | None, model
             raise CommandError(f"logged model {model_uri} not found on {tracking_uri()}") from exc
         return Source(model_uri, logged.artifact_location, logged.source_run_id, logged.model_id)
     if model_uri.startswith("runs:/"):
-        run_part, _, path = model_uri[len("runs:/"):].partition("/")
+        run_part, _, path = model_uri[len("runs:/") :].partition("/")
         logged = _logged_model_of_run(client, run_part, path.strip("/") or model_name)
         return Source(f"models:/{logged.model_id}", logged.artifact_location, run_part, logged.model_id)
     if model_uri.startswith("models:/"):
-        raise CommandError(f"{model_uri} is already a registry URI; "
-                           "register a run's model instead (models:/m-<id> or runs:/<run>/model)")
+        raise CommandError(
+            f"{model_uri} is already a registry URI; "
+            "register a run's model instead (models:/m-<id> or runs:/<run>/model)"
+        )
     return Source(model_uri, model_uri, None, None)
 
 
@@ -100,7 +105,8 @@ def check_artifacts_readable(source: Source) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         try:
             path = mlflow.artifacts.download_artifacts(
-                artifact_uri=f"{source.artifact_location.rstrip('/')}/MLmodel", dst_path=tmp)
+                artifact_uri=f"{source.artifact_location.rstrip('/')}/MLmodel", dst_path=tmp
+            )
             Model.load(path)
         except Exception as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -172,8 +178,10 @@ def run(args: argparse.Namespace) -> int:
                     client.set_model_version_tag(name, version.version, key, value)
         except Exception as exc:
             raise explain_mlflow_error(exc, "tag", name) from exc
-        print(f"{source.uri} is already registered as {name} version {version.version}; nothing new created "
-              "(missing tags filled in).")
+        print(
+            f"{source.uri} is already registered as {name} version {version.version}; nothing new created "
+            "(missing tags filled in)."
+        )
         return 0
 
     try:
@@ -186,7 +194,11 @@ def run(args: argparse.Namespace) -> int:
     before = {str(v.version) for v in all_versions(client, name)}
     try:
         version = client.create_model_version(
-            name, source.uri, run_id=source.run_id, tags=tags, model_id=source.model_id,
+            name,
+            source.uri,
+            run_id=source.run_id,
+            tags=tags,
+            model_id=source.model_id,
             description=f"registered from run {source.run_id}" if source.run_id else None,
         )
         if version.status != "READY":
@@ -200,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"registered {name} version {version.version} from {source.uri}")
     for key in sorted(tags):
         print(f"  tag {key} = {tags[key]}")
-    print(f"load it with models:/{name}/{version.version}; promote with: "
-          f"python -m registry_scripts promote --version {version.version} --to staging")
+    print(
+        f"load it with models:/{name}/{version.version}; promote with: "
+        f"python -m registry_scripts promote --version {version.version} --to staging"
+    )
     return 0
 
 

@@ -37,8 +37,9 @@ def previous_champion(client: Any, name: str, champion: Any) -> Any:
     earlier = [v for k, v in versions.items() if k != str(champion.version) and _was_champion(v)]
     if earlier:
         return max(earlier, key=lambda v: (v.tags[TAG_PROMOTED_AT], int(v.version)))
-    raise CommandError(f"{name} v{champion.version} is the champion and no earlier champion is recorded: "
-                       "nothing to roll back to")
+    raise CommandError(
+        f"{name} v{champion.version} is the champion and no earlier champion is recorded: nothing to roll back to"
+    )
 
 
 def _was_champion(version: Any) -> bool:

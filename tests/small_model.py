@@ -65,6 +65,7 @@ def small_model(workdir: Path) -> SmallModel:
             local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(workdir / "downloaded")))
         finally:
             mlflow.set_tracking_uri(previous)
-    _CACHE["model"] = SmallModel(fitted.bundle, in_memory, info.model_uri, tracking_uri, local,
-                                 test_df.drop(columns=LABEL), workdir)
+    _CACHE["model"] = SmallModel(
+        fitted.bundle, in_memory, info.model_uri, tracking_uri, local, test_df.drop(columns=LABEL), workdir
+    )
     return _CACHE["model"]

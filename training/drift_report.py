@@ -139,8 +139,13 @@ def chunk_verdicts(ref: DriftReference, summary: RowSummary, conf: np.ndarray, r
 
 
 def build_summary(
-    ref: DriftReference, prepared: pd.DataFrame, conf: np.ndarray, labels: np.ndarray | None,
-    predicted: np.ndarray, chunk_rows: int, shuffle: bool = False,
+    ref: DriftReference,
+    prepared: pd.DataFrame,
+    conf: np.ndarray,
+    labels: np.ndarray | None,
+    predicted: np.ndarray,
+    chunk_rows: int,
+    shuffle: bool = False,
 ) -> tuple[dict[str, Any], RowSummary]:
     summary = summarize(prepared, ref)
     if shuffle:  # a file sorted by category makes every chunk look drifted; shuffle to judge batches
@@ -177,8 +182,14 @@ def render_html(report: dict[str, Any], plots: dict[str, str], model_uri: str, d
     overall = report["overall"]
     rows = "".join(
         "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{:.4g}</td><td>{}</td><td>{:.3g}</td><td>{}</td></tr>".format(
-            ' class="bad"' if t["drifted"] else "", html.escape(t["name"]), html.escape(t["field"]), t["test"],
-            t["statistic"], "" if t["p_value"] is None else f"{t['p_value']:.3g}", t["threshold"], t["drifted"],
+            ' class="bad"' if t["drifted"] else "",
+            html.escape(t["name"]),
+            html.escape(t["field"]),
+            t["test"],
+            t["statistic"],
+            "" if t["p_value"] is None else f"{t['p_value']:.3g}",
+            t["threshold"],
+            t["drifted"],
         )
         for t in overall["details"]["tests"].values()
     )
@@ -192,17 +203,17 @@ def render_html(report: dict[str, Any], plots: dict[str, str], model_uri: str, d
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}
 .bad{{background:#fdd}}figure{{display:inline-block;margin:8px}}</style></head><body>
 <h1>Drift report</h1><p>model <code>{html.escape(model_uri)}</code>, data <code>{html.escape(data)}</code>,
-{report['rows']} rows.</p>
-<h2>Verdict: {'DRIFT' if overall['drifted'] else 'no drift'} (score {overall['score']:.2f})</h2>
-<ul><li>drifted inputs: {', '.join(overall['drifted_features']) or 'none'};
-concept drift: {overall['concept_drift']}</li>
-<li>estimated accuracy (CBPE): {overall['estimated_accuracy']:.3f}; validation accuracy:
-{report['validation_accuracy']}{'' if acc is None else f'; actual accuracy (labels in the file): {acc:.3f}'}</li>
-<li>{report['chunks']['n']} chunks of {report['chunks']['rows_per_chunk']} rows
-({'random order' if report['chunks']['shuffled'] else 'file order'}): {report['chunks']['drifted_share']:.1%}
-flagged; tests that fired: {html.escape(str(report['chunks']['flagged_tests']))}</li>
-<li>OOD shares: {html.escape(json.dumps({k: round(v, 4) for k, v in report['ood_share'].items()}))}</li></ul>
-<h2>Tests on the whole file ({overall['details']['regime']} regime)</h2>
+{report["rows"]} rows.</p>
+<h2>Verdict: {"DRIFT" if overall["drifted"] else "no drift"} (score {overall["score"]:.2f})</h2>
+<ul><li>drifted inputs: {", ".join(overall["drifted_features"]) or "none"};
+concept drift: {overall["concept_drift"]}</li>
+<li>estimated accuracy (CBPE): {overall["estimated_accuracy"]:.3f}; validation accuracy:
+{report["validation_accuracy"]}{"" if acc is None else f"; actual accuracy (labels in the file): {acc:.3f}"}</li>
+<li>{report["chunks"]["n"]} chunks of {report["chunks"]["rows_per_chunk"]} rows
+({"random order" if report["chunks"]["shuffled"] else "file order"}): {report["chunks"]["drifted_share"]:.1%}
+flagged; tests that fired: {html.escape(str(report["chunks"]["flagged_tests"]))}</li>
+<li>OOD shares: {html.escape(json.dumps({k: round(v, 4) for k, v in report["ood_share"].items()}))}</li></ul>
+<h2>Tests on the whole file ({overall["details"]["regime"]} regime)</h2>
 <table><tr><th>test</th><th>field</th><th>method</th><th>statistic</th><th>p-value</th><th>threshold</th>
 <th>drifted</th></tr>{rows}</table><h2>Per-feature plots</h2>{images}</body></html>"""
 
@@ -227,13 +238,15 @@ def run(model_uri: str, data: str, out: str, chunk_rows: int = 200, shuffle: boo
     (out_dir / "drift_report.html").write_text(page, encoding="utf-8")
     with mlflow.start_run(run_name="drift-report") as run_:
         mlflow.set_tags({"model_uri": model_uri, "data_sha256": fingerprint.sha256, "kind": "drift_report"})
-        mlflow.log_metrics({
-            "drift_score": float(report["overall"]["score"]),
-            "drift_detected": float(report["overall"]["drifted"]),
-            "chunks_drifted_share": float(report["chunks"]["drifted_share"]),
-            "estimated_accuracy": float(report["estimated_accuracy"]),
-            **({"actual_accuracy": report["actual_accuracy"]} if "actual_accuracy" in report else {}),
-        })
+        mlflow.log_metrics(
+            {
+                "drift_score": float(report["overall"]["score"]),
+                "drift_detected": float(report["overall"]["drifted"]),
+                "chunks_drifted_share": float(report["chunks"]["drifted_share"]),
+                "estimated_accuracy": float(report["estimated_accuracy"]),
+                **({"actual_accuracy": report["actual_accuracy"]} if "actual_accuracy" in report else {}),
+            }
+        )
         mlflow.log_artifact(str(out_dir / "drift_report.html"), artifact_path="drift_report")
         mlflow.log_artifact(str(out_dir / "drift_summary.json"), artifact_path="drift_report")
         report["run_id"] = run_.info.run_id
@@ -246,14 +259,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", required=True, help="CSV/Parquet of listings (canonical columns or a known source)")
     ap.add_argument("--out", default="drift_report", help="folder for drift_report.html and drift_summary.json")
     ap.add_argument("--chunk-rows", type=int, default=200, help="rows per chunk for the per-batch verdicts")
-    ap.add_argument("--shuffle-chunks", action="store_true",
-                    help="chunk a random order instead of file order (for files sorted by category)")
+    ap.add_argument(
+        "--shuffle-chunks",
+        action="store_true",
+        help="chunk a random order instead of file order (for files sorted by category)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     report = run(args.model_uri, args.data, args.out, args.chunk_rows, args.shuffle_chunks)
     overall = report["overall"]
-    print(f"drift={overall['drifted']} score={overall['score']:.3f} features={overall['drifted_features']} "
-          f"chunks_flagged={report['chunks']['drifted_share']:.1%} run_id={report['run_id']} out={args.out}")
+    print(
+        f"drift={overall['drifted']} score={overall['score']:.3f} features={overall['drifted_features']} "
+        f"chunks_flagged={report['chunks']['drifted_share']:.1%} run_id={report['run_id']} out={args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -160,11 +160,26 @@ def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult
     z = (conf.mean() - (cref.sketch.mean - margin)) / se
     low_k = int(np.sum(conf < cref.low_threshold))
     return [
-        CheckResult("confidence_mean", "confidence", "z_drop", float(conf.mean()), float(special.ndtr(z)), 0.0,
-                   conf.size, kind="concept"),
-        CheckResult("low_confidence_share", "confidence", "binomial_excess", low_k / conf.size,
-                   share_excess(low_k, conf.size, cref.low_share, ref.settings["share_margin"]), 0.0, conf.size,
-                   kind="concept"),
+        CheckResult(
+            "confidence_mean",
+            "confidence",
+            "z_drop",
+            float(conf.mean()),
+            float(special.ndtr(z)),
+            0.0,
+            conf.size,
+            kind="concept",
+        ),
+        CheckResult(
+            "low_confidence_share",
+            "confidence",
+            "binomial_excess",
+            low_k / conf.size,
+            share_excess(low_k, conf.size, cref.low_share, ref.settings["share_margin"]),
+            0.0,
+            conf.size,
+            kind="concept",
+        ),
     ]
 
 

@@ -139,8 +139,15 @@ class DriftMonitor:
                 return dataclasses.replace(self._last[1], details={**self._last[1].details, "reused": True})
             snapshot = self._ring.ordered() if held >= self.min_batch else None
         if snapshot is None:
-            return DriftVerdict(False, 0.0, "window", [], False, estimated_accuracy(self.reference, conf),
-                                {"n_rows": held, "status": f"warming up: {held}/{self.min_batch} rows"})
+            return DriftVerdict(
+                False,
+                0.0,
+                "window",
+                [],
+                False,
+                estimated_accuracy(self.reference, conf),
+                {"n_rows": held, "status": f"warming up: {held}/{self.min_batch} rows"},
+            )
         verdict = self._test_window(*snapshot, held)
         with self._lock:
             if self._last is None or self._last[0] < appended:

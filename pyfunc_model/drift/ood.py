@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.schema import RowFlags
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import CATEGORICAL, RowSummary, summarize
 
@@ -58,13 +59,8 @@ def row_ood_reasons(
     """Per-row reasons: unseen_subcategory, unseen_brand, unseen_seller,
     price_far_outside_training_range, title_empty_or_garbled, missing_<field> (fields present in
     most training rows only: a field the model never saw cannot be missed)."""
-    flags = ood_flags(prepared, reference, summary)
     n = len(prepared) if summary is None else len(summary)
-    out: list[list[str]] = [[] for _ in range(n)]
-    for reason, mask in flags.items():
-        for i in np.flatnonzero(mask):
-            out[i].append(reason)
-    return out
+    return RowFlags(n).merged(ood_flags(prepared, reference, summary)).lists()
 
 
 __all__ = ["ood_flags", "row_ood_reasons"]

@@ -242,9 +242,7 @@ def build_reference(
     cfg = {**DEFAULT_SETTINGS, **(settings or {})}
     prepared = prepared.reset_index(drop=True)
     n = len(prepared)
-    n_bits = {
-        f: _n_bits(int(prepared[f].nunique(dropna=True)) if f in prepared.columns else 0) for f in CATEGORICAL
-    }
+    n_bits = {f: _n_bits(int(prepared[f].nunique(dropna=True)) if f in prepared.columns else 0) for f in CATEGORICAL}
     buckets = {
         f: hash_buckets(prepared[f] if f in prepared.columns else pd.Series([None] * n, dtype=object), n_bits[f])
         for f in CATEGORICAL

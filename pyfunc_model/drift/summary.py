@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from features.hashing import hash_buckets
+from features.hashing import hash_buckets, murmur_hashes
 
 if TYPE_CHECKING:
     from pyfunc_model.drift.reference import DriftReference
@@ -42,9 +42,6 @@ TOKEN_FEATURES = 2**17
 _ASCII_PUNCT = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\t\n\r\x0b\x0c"
 _BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
 _UNICODE_PUNCT = "\xa0–—‘’“”•·×₹€£…®™°±"
-#: token -> hashed id; bounded, shared by all monitors (a token's id never changes).
-_TOKEN_CACHE: dict[str, int] = {}
-_TOKEN_CACHE_MAX = 200_000
 
 
 @dataclass
@@ -62,16 +59,8 @@ class RowSummary:
 
 
 def _token_ids(uniques: np.ndarray) -> np.ndarray:
-    """Hashed id per distinct token (``hash_buckets``), hashing only tokens not cached yet."""
-    ids = np.fromiter((_TOKEN_CACHE.get(u, -1) for u in uniques), dtype=np.int64, count=len(uniques))
-    missing = np.flatnonzero(ids < 0)
-    if missing.size:
-        fresh = hash_buckets(pd.Series(uniques[missing], dtype=object), TOKEN_FEATURES).astype(np.int64)
-        ids[missing] = fresh
-        if len(_TOKEN_CACHE) > _TOKEN_CACHE_MAX:
-            _TOKEN_CACHE.clear()
-        _TOKEN_CACHE.update(zip(uniques[missing].tolist(), fresh.tolist(), strict=True))
-    return ids
+    """Hashed id per distinct token: ``hash_buckets``' hash, through its per-process cache."""
+    return murmur_hashes(uniques.tolist()) % TOKEN_FEATURES
 
 
 def _normalised_rows(titles: pd.Series) -> pa.Array:
@@ -116,9 +105,12 @@ def title_token_matrix(titles: pd.Series) -> sp.csr_matrix:
 
 def token_histogram(tokens: sp.csr_matrix, width: int = TEXT_BUCKETS) -> np.ndarray:
     """Fold hashed token columns into ``width`` buckets; uint8 keeps the window small."""
-    folded = sp.csr_matrix((tokens.data, tokens.indices % width, tokens.indptr), shape=(tokens.shape[0], width))
+    n = tokens.shape[0]
+    folded = sp.csr_matrix((tokens.data.copy(), tokens.indices % width, tokens.indptr.copy()), shape=(n, width))
     folded.sum_duplicates()
-    return np.minimum(folded.toarray(), 255).astype(np.uint8)
+    out = np.zeros((n, width), dtype=np.uint8)  # filled directly: no n x width float temporary
+    out[np.repeat(np.arange(n), np.diff(folded.indptr)), folded.indices] = np.minimum(folded.data, 255)
+    return out
 
 
 def oov_counts(tokens: sp.csr_matrix, seen: np.ndarray) -> np.ndarray:

@@ -30,13 +30,15 @@ def make_products(n: int, seed: int, brands: list[str] | None = None, price_fact
         sub = subs[rng.integers(len(subs))]
         words, log_price = SUBCATEGORIES[sub]
         picked = rng.choice(words, size=rng.integers(3, 6), replace=False)
-        rows.append({
-            "title": f"{brands[rng.integers(len(brands))]} {' '.join(picked)} {rng.integers(1, 9)}",
-            "subcategory": sub,
-            "price": float(np.round(np.exp(rng.normal(log_price, 0.4)))) * price_factor,
-            "rating": float(np.round(rng.uniform(3.0, 5.0), 1)),
-            "reviews_count": float(rng.integers(0, 5000)),
-        })
+        rows.append(
+            {
+                "title": f"{brands[rng.integers(len(brands))]} {' '.join(picked)} {rng.integers(1, 9)}",
+                "subcategory": sub,
+                "price": float(np.round(np.exp(rng.normal(log_price, 0.4)))) * price_factor,
+                "rating": float(np.round(rng.uniform(3.0, 5.0), 1)),
+                "reviews_count": float(rng.integers(0, 5000)),
+            }
+        )
     return pd.DataFrame(rows)
 
 

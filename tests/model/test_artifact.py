@@ -85,12 +85,14 @@ def test_n_rows_in_n_rows_out_in_order(loaded, logged_model, n):
 
 
 def test_integer_prices_and_counts_work_in_process(loaded):
-    frame = pd.DataFrame({
-        "title": ["Samsung smart television 55 inch", "Nivia football"],
-        "price": np.array([45000, 899], dtype="int64"),
-        "reviews_count": np.array([10, 0], dtype="int64"),
-        "rating": np.array([4, 5], dtype="int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "title": ["Samsung smart television 55 inch", "Nivia football"],
+            "price": np.array([45000, 899], dtype="int64"),
+            "reviews_count": np.array([10, 0], dtype="int64"),
+            "rating": np.array([4, 5], dtype="int64"),
+        }
+    )
     out = loaded.predict(frame)
     assert len(out) == 2 and out["category"].notna().all()
     assert out["ood_reasons"].str.contains("unparseable").sum() == 0
@@ -105,11 +107,13 @@ def test_missing_title_column_is_a_clear_error(loaded):
 
 def test_bad_rows_get_documented_answers(loaded):
     """Bad values never crash: each row is answered, with the reason in ood_reasons / fallback_reason."""
-    frame = pd.DataFrame({
-        "title": ["Sony headphones", None, "", "x" * 10_000, "Ünïcödé 电视 📺", "LG TV"],
-        "price": ["abc", "-5", None, "12", "₹1,299", "nan"],
-        "rating": [None, None, None, None, None, None],
-    })
+    frame = pd.DataFrame(
+        {
+            "title": ["Sony headphones", None, "", "x" * 10_000, "Ünïcödé 电视 📺", "LG TV"],
+            "price": ["abc", "-5", None, "12", "₹1,299", "nan"],
+            "rating": [None, None, None, None, None, None],
+        }
+    )
     out = loaded.predict(frame)
     assert len(out) == 6
     reasons = out["ood_reasons"].tolist()
@@ -123,16 +127,28 @@ def test_bad_rows_get_documented_answers(loaded):
 
 
 def test_all_missing_optional_values(loaded):
-    frame = pd.DataFrame({"title": ["Bosch washing machine"], "seller_id": [None], "brand": [None],
-                          "subcategory": [None], "price": [np.nan], "rating": [np.nan], "reviews_count": [np.nan]})
+    frame = pd.DataFrame(
+        {
+            "title": ["Bosch washing machine"],
+            "seller_id": [None],
+            "brand": [None],
+            "subcategory": [None],
+            "price": [np.nan],
+            "rating": [np.nan],
+            "reviews_count": [np.nan],
+        }
+    )
     out = loaded.predict(frame)
     assert out["category"].iat[0] and 0 < out["confidence"].iat[0] <= 1
 
 
 @pytest.mark.parametrize(
     "params,name",
-    [({"on_drift": "explode"}, "on_drift"), ({"confidence_threshold": 1.5}, "confidence_threshold"),
-     ({"drift_window": 5}, "drift_window")],
+    [
+        ({"on_drift": "explode"}, "on_drift"),
+        ({"confidence_threshold": 1.5}, "confidence_threshold"),
+        ({"drift_window": 5}, "drift_window"),
+    ],
 )
 def test_bad_params_are_rejected_by_name(loaded, params, name):
     from mlflow.exceptions import MlflowException

@@ -52,8 +52,16 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
     _ok(clients.registry(["register", "--model-uri", f"runs:/{run_b}/model"], env, workdir))
     v2 = client.get_model_version(NAME, "2")
     assert v2.run_id == run_b
-    assert {"metric.macro_f1", "metric.macro_f1_title_only", "metric.accuracy", "metric.ece",
-            "data.path", "data.rows", "data.sha256", "git.commit"} <= set(v2.tags)
+    assert {
+        "metric.macro_f1",
+        "metric.macro_f1_title_only",
+        "metric.accuracy",
+        "metric.ece",
+        "data.path",
+        "data.rows",
+        "data.sha256",
+        "git.commit",
+    } <= set(v2.tags)
     assert v2.tags["data.path"] == f"synthetic:{clients.DEFAULT_SYNTHETIC_ROWS}"
 
     # first champion: --force skips the gate and says so
@@ -67,9 +75,13 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
     dry = _ok(clients.registry(["promote", "--latest", "--to", "production", "--dry-run", "--force"], env, workdir))
     assert "dry run: would set product-classifier v2 to Production" in dry.stdout
     assert _alias(client, "champion") == "1"
-    out = _ok(clients.registry(["promote", "--latest", "--to", "production", "--max-latency-ratio", "5",
-                                     "--max-f1-drop", "0.05"],
-                               env, workdir)).stdout
+    out = _ok(
+        clients.registry(
+            ["promote", "--latest", "--to", "production", "--max-latency-ratio", "5", "--max-f1-drop", "0.05"],
+            env,
+            workdir,
+        )
+    ).stdout
     assert "GATE PASSED" in out and "running the gate" in out
     assert _alias(client, "champion") == "2"
     assert client.get_model_version(NAME, "2").current_stage == "Production"
@@ -87,8 +99,13 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
     _ok(clients.registry(["register", "--run-id", run_c.group(1)], env, workdir))
     bad = clients.registry(["promote", "--version", "3", "--to", "production"], env, workdir)
     assert bad.returncode == 1, bad.describe()
-    for reason in ("drift_reference.json missing", "fallbacks.pkl missing", "input 'sku' is required",
-                   "GATE REFUSED", "not promoted"):
+    for reason in (
+        "drift_reference.json missing",
+        "fallbacks.pkl missing",
+        "input 'sku' is required",
+        "GATE REFUSED",
+        "not promoted",
+    ):
         assert reason in bad.stdout, bad.stdout
     assert _alias(client, "champion") == "2"
 

@@ -41,9 +41,13 @@ def _ok(result: clients.Result) -> clients.Result:
 
 
 def _s3_keys(stack: Stack) -> list[str]:
-    s3 = boto3.client("s3", endpoint_url=stack.s3.endpoint, region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
-                      aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.s3.endpoint,
+        region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+        aws_access_key_id=S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.server.bucket)
     return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
@@ -64,9 +68,13 @@ def test_production_stack_flow(mlflow_stack: Stack, stack_runs: tuple[str, str],
     assert gate.returncode == 1, gate.describe()
     assert re.search(r"^single-row latency .* FAIL", gate.stdout, re.MULTILINE), gate.stdout
     assert re.search(r"^macro_f1 .* ok", gate.stdout, re.MULTILINE) and "champion v1" in gate.stdout
-    out = _ok(clients.registry(["promote", "--version", "2", "--to", "production", "--max-latency-ratio", "5",
-                                     "--max-f1-drop", "0.05"],
-                               env, workdir)).stdout
+    out = _ok(
+        clients.registry(
+            ["promote", "--version", "2", "--to", "production", "--max-latency-ratio", "5", "--max-f1-drop", "0.05"],
+            env,
+            workdir,
+        )
+    ).stdout
     assert "GATE PASSED" in out
     assert _alias(client, "champion") == "2"
     assert client.get_model_version(NAME, "2").current_stage == "Production"
@@ -106,18 +114,27 @@ def test_basic_auth_read_user_cannot_promote_manage_user_can(
     manager = auth_stack.env("manager", "manager-password-1")
 
     # READ may load (what `mlflow models serve` does first) and predict, and list
-    load = clients.run_python(["-c", (
-        "import mlflow, pandas as pd\n"
-        f"m = mlflow.pyfunc.load_model('models:/{name}/1')\n"
-        f"print('category=' + m.predict(pd.DataFrame([{ROW!r}]))['category'][0])")], reader, workdir)
+    load = clients.run_python(
+        [
+            "-c",
+            (
+                "import mlflow, pandas as pd\n"
+                f"m = mlflow.pyfunc.load_model('models:/{name}/1')\n"
+                f"print('category=' + m.predict(pd.DataFrame([{ROW!r}]))['category'][0])"
+            ),
+        ],
+        reader,
+        workdir,
+    )
     assert load.returncode == 0 and "category=" in load.stdout, load.describe()
     _ok(clients.registry(["list", "--registered-model-name", name], reader, workdir))
 
     promote = ["promote", "--version", "1", "--to", "production", "--force", "--registered-model-name", name]
     refused = clients.registry(promote, reader, workdir)
     assert refused.returncode == 3, refused.describe()
-    assert f"permission denied: user 'reader' may not move alias 'champion' on registered model '{name}'" in \
-        refused.stderr, refused.describe()
+    assert (
+        f"permission denied: user 'reader' may not move alias 'champion' on registered model '{name}'" in refused.stderr
+    ), refused.describe()
     assert "Traceback" not in refused.stderr
     assert "champion" not in admin_client.get_registered_model(name).aliases
     assert admin_client.get_model_version(name, "1").current_stage == "None"

@@ -25,8 +25,9 @@ def _signature(inputs: list[ColSpec], outputs: list[str], params: list[str] = ()
     )
 
 
-CHAMPION = _signature([ColSpec("string", "title"), ColSpec("string", "brand", required=False)],
-                      ["category", "confidence"], ["on_drift"])
+CHAMPION = _signature(
+    [ColSpec("string", "title"), ColSpec("string", "brand", required=False)], ["category", "confidence"], ["on_drift"]
+)
 
 
 def test_same_signature_is_compatible() -> None:
@@ -34,13 +35,14 @@ def test_same_signature_is_compatible() -> None:
 
 
 def test_new_optional_input_is_compatible_but_new_required_input_is_not() -> None:
-    optional = _signature([*CHAMPION.inputs.inputs, ColSpec("string", "sku", required=False)],
-                          ["category", "confidence"], ["on_drift"])
-    required = _signature([*CHAMPION.inputs.inputs, ColSpec("string", "sku")], ["category", "confidence"],
-                          ["on_drift"])
+    optional = _signature(
+        [*CHAMPION.inputs.inputs, ColSpec("string", "sku", required=False)], ["category", "confidence"], ["on_drift"]
+    )
+    required = _signature([*CHAMPION.inputs.inputs, ColSpec("string", "sku")], ["category", "confidence"], ["on_drift"])
     assert gate.signature_problems(optional, CHAMPION) == []
-    assert gate.signature_problems(required, CHAMPION) == ["input 'sku' is required by the candidate but "
-                                                           "optional/absent for the champion"]
+    assert gate.signature_problems(required, CHAMPION) == [
+        "input 'sku' is required by the candidate but optional/absent for the champion"
+    ]
 
 
 def test_dropped_output_param_or_changed_type_is_incompatible() -> None:
@@ -59,8 +61,14 @@ def test_artifact_check_needs_drift_reference_and_fallbacks(tmp_path: Path) -> N
     (tmp_path / "drift_reference.json").write_text(json.dumps({"rows": 1}))
     (tmp_path / "fallbacks.pkl").write_bytes(pickle.dumps({}))
     complete, bare = tmp_path / "complete", tmp_path / "bare"
-    mlflow.pyfunc.save_model(complete, python_model=Echo(), artifacts={
-        "drift_reference": str(tmp_path / "drift_reference.json"), "fallbacks": str(tmp_path / "fallbacks.pkl")})
+    mlflow.pyfunc.save_model(
+        complete,
+        python_model=Echo(),
+        artifacts={
+            "drift_reference": str(tmp_path / "drift_reference.json"),
+            "fallbacks": str(tmp_path / "fallbacks.pkl"),
+        },
+    )
     mlflow.pyfunc.save_model(bare, python_model=Echo())
     assert all(c.passed for c in gate.check_artifacts(complete))
     failed = [c for c in gate.check_artifacts(bare) if not c.passed]
@@ -81,10 +89,12 @@ def test_rolled_back_version_is_not_a_rollback_target() -> None:
 
     assert rollback._was_champion(V({TAG_PROMOTED_AT: "2026-01-02T00:00:00Z"}))
     assert not rollback._was_champion(V({}))
-    assert not rollback._was_champion(V({TAG_PROMOTED_AT: "2026-01-02T00:00:00Z",
-                                         TAG_ROLLED_BACK_AT: "2026-01-03T00:00:00Z"}))
-    assert rollback._was_champion(V({TAG_PROMOTED_AT: "2026-01-04T00:00:00Z",
-                                     TAG_ROLLED_BACK_AT: "2026-01-03T00:00:00Z"}))
+    assert not rollback._was_champion(
+        V({TAG_PROMOTED_AT: "2026-01-02T00:00:00Z", TAG_ROLLED_BACK_AT: "2026-01-03T00:00:00Z"})
+    )
+    assert rollback._was_champion(
+        V({TAG_PROMOTED_AT: "2026-01-04T00:00:00Z", TAG_ROLLED_BACK_AT: "2026-01-03T00:00:00Z"})
+    )
 
 
 def test_table_aligns_columns() -> None:
@@ -104,8 +114,9 @@ def test_cli_parses_every_command_with_default_model_name() -> None:
         parser.parse_args(["promote", "--version", "1", "--latest", "--to", "staging"])
 
 
-def test_unreachable_tracking_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_tracking_server_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.stack.servers import free_port
 
     uri = f"http://127.0.0.1:{free_port()}"

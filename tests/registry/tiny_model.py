@@ -26,8 +26,9 @@ def main() -> None:
     )
     mlflow.set_experiment("product-classifier")
     with mlflow.start_run() as run:
-        mlflow.log_params({"data_path": "synthetic:800", "data_sha256": "", "data_rows": 800, "seed": 42,
-                           "test_size": 0.2})
+        mlflow.log_params(
+            {"data_path": "synthetic:800", "data_sha256": "", "data_rows": 800, "seed": 42, "test_size": 0.2}
+        )
         mlflow.log_metrics({"macro_f1": 0.1, "macro_f1_title_only": 0.1, "accuracy": 0.2, "ece": 0.5})
         mlflow.pyfunc.log_model(name="model", python_model=ConstantModel(), signature=signature)
     print(f"run_id={run.info.run_id}")

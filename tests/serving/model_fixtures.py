@@ -28,8 +28,14 @@ CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
 PRODUCTION_URI = f"models:/{MODEL_NAME}/Production"
 #: The columns every prediction row must carry (docs/ARCHITECTURE.md, "Output").
 OUTPUT_COLUMNS = (
-    "category", "confidence", "probabilities", "model_used", "fallback_reason",
-    "drift_detected", "drift_score", "ood_reasons",
+    "category",
+    "confidence",
+    "probabilities",
+    "model_used",
+    "fallback_reason",
+    "drift_detected",
+    "drift_score",
+    "ood_reasons",
 )
 INPUT_COLUMNS = ("title", "seller_id", "brand", "subcategory", "price", "rating", "reviews_count")
 #: Developer shortcut: a folder holding an already trained mlflow.db (+ mlruns) to reuse instead of training.
@@ -84,7 +90,11 @@ def train_champion(workdir: Path) -> TrainedModel:
     # cwd=workdir keeps ./mlruns artifacts out of the repository; PYTHONPATH finds `training`.
     proc = subprocess.run(
         [sys.executable, "-m", "training.train", "--data", "synthetic", "--registered-model-name", MODEL_NAME],
-        cwd=workdir, env=probe.env(with_project_on_path=True), capture_output=True, text=True, timeout=600,
+        cwd=workdir,
+        env=probe.env(with_project_on_path=True),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"training failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
@@ -136,7 +146,11 @@ class ModelServer:
 
     def rss_bytes(self) -> int:
         """Resident memory of every process in the server's process group (CLI + uvicorn worker)."""
-        return process_group_rss(self.proc.pid)
+        return sum(process_group_rss(self.proc.pid).values())
+
+    def worker_rss_bytes(self) -> int:
+        """Resident memory of the worker that loaded the model and answers requests (uvicorn)."""
+        return max(rss for cmd, rss in process_group_rss(self.proc.pid).items() if "uvicorn" in cmd)
 
     def invoke(
         self, body: bytes | str, content_type: str = "application/json", timeout: float = 60.0
@@ -147,20 +161,21 @@ class ModelServer:
         )
 
 
-def process_group_rss(pgid: int) -> int:
-    """Sum of VmRSS over processes whose process group is ``pgid`` (Linux /proc)."""
-    total = 0
+def process_group_rss(pgid: int) -> dict[str, int]:
+    """VmRSS in bytes of each process whose process group is ``pgid``, keyed by "pid command line"."""
+    out: dict[str, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
             if int(fields[2]) != pgid:
                 continue
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
             for line in (stat.parent / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+                    out[f"{stat.parent.name} {cmdline}"] = int(line.split()[1]) * 1024
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    return out
 
 
 @contextmanager
@@ -174,8 +189,19 @@ def model_server(
     port = free_port()
     log_path = workdir / f"serve-{port}.log"
     cmd = [
-        str(VENV_BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local",
-        "-h", "127.0.0.1", "-p", str(port), "--workers", str(workers),
+        str(VENV_BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        model_uri,
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--workers",
+        str(workers),
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -230,13 +256,15 @@ def sample_products(n: int, seed: int = 0, source: str = "auto"):  # -> pd.DataF
 
     if source == "real" or (source == "auto" and REAL_DATA.exists()):
         raw = pd.read_csv(REAL_DATA, dtype=str)
-        frame = pd.DataFrame({
-            "title": raw["name"],
-            "subcategory": raw["sub_category"],
-            "price": raw["actual_price"],
-            "rating": raw["ratings"],
-            "reviews_count": raw["no_of_ratings"],
-        }).dropna(subset=["title"])
+        frame = pd.DataFrame(
+            {
+                "title": raw["name"],
+                "subcategory": raw["sub_category"],
+                "price": raw["actual_price"],
+                "rating": raw["ratings"],
+                "reviews_count": raw["no_of_ratings"],
+            }
+        ).dropna(subset=["title"])
         frame = frame.drop_duplicates("title").sample(frac=1.0, random_state=seed).reset_index(drop=True)
     else:
         sys.path.insert(0, str(ROOT))

@@ -25,10 +25,16 @@ def _bad_requests() -> list[tuple[str, bytes, str]]:
     for key in ("records", "data", "dataframe", "rows", "predict"):  # unknown top-level keys
         cases.append((f"unknown-key-{key}", json.dumps({key: GOOD["dataframe_records"]}).encode(), "application/json"))
     for cols in ({"name": "x"}, {"price": 1}, {"brand": "LG", "seller_id": "s1"}, {"Title": "x"}, {"titel": "x"}):
-        cases.append((f"no-title-{next(iter(cols))}", json.dumps({"dataframe_records": [cols]}).encode(),
-                      "application/json"))
-    for ctype in ("text/plain", "application/xml", "image/png", "multipart/form-data",
-                  "application/x-www-form-urlencoded"):
+        cases.append(
+            (f"no-title-{next(iter(cols))}", json.dumps({"dataframe_records": [cols]}).encode(), "application/json")
+        )
+    for ctype in (
+        "text/plain",
+        "application/xml",
+        "image/png",
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    ):
         cases.append((f"content-type-{ctype}", json.dumps(GOOD).encode(), ctype))
     bad_params = [("on_drift", v) for v in ("panic", "", "FALLBACK", 1, None)]
     bad_params += [("confidence_threshold", v) for v in (-0.1, 1.5, "high", 99, [0.5])]
@@ -59,12 +65,17 @@ def test_generated_bad_requests_get_4xx_and_the_server_survives(champion_server:
     failures = []
     session = requests.Session()
     for name, body, ctype in CASES:
-        resp = session.post(f"{champion_server.url}/invocations", data=body, headers={"Content-Type": ctype},
-                            timeout=30)
+        resp = session.post(
+            f"{champion_server.url}/invocations", data=body, headers={"Content-Type": ctype}, timeout=30
+        )
         if not 400 <= resp.status_code < 500:
             failures.append(f"{name}: {resp.status_code} {resp.text[:150]}")
     assert not failures, failures
     assert session.get(f"{champion_server.url}/ping", timeout=5).status_code == 200
-    ok = session.post(f"{champion_server.url}/invocations", data=json.dumps(GOOD),
-                      headers={"Content-Type": "application/json"}, timeout=30)
+    ok = session.post(
+        f"{champion_server.url}/invocations",
+        data=json.dumps(GOOD),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
     assert ok.status_code == 200 and len(ok.json()["predictions"]) == 1

@@ -26,9 +26,19 @@ RUNTIME_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY
 def context(trained_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("docker") / "build"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "docker" / "generate_dockerfile.py"), "--model-uri", CHAMPION_URI,
-         "--output", str(out)],
-        env=trained_model.env(), cwd=trained_model.workdir, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(ROOT / "docker" / "generate_dockerfile.py"),
+            "--model-uri",
+            CHAMPION_URI,
+            "--output",
+            str(out),
+        ],
+        env=trained_model.env(),
+        cwd=trained_model.workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return out
@@ -81,6 +91,12 @@ def test_copied_model_loads_in_a_clean_interpreter(context: Path, trained_model:
     )
     env = trained_model.env()
     env.pop("MLFLOW_TRACKING_URI")
-    proc = subprocess.run([sys.executable, "-c", script, str(context / "model_dir")], env=env, cwd=context.parent,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(context / "model_dir")],
+        env=env,
+        cwd=context.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]

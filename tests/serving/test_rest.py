@@ -105,8 +105,10 @@ def test_health_endpoints(champion_server: ModelServer) -> None:
 
 @pytest.mark.parametrize(
     "fmt",
-    [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=CSV_ANY_BUG)) if name == "csv" else name
-     for name in BODIES],
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=CSV_ANY_BUG)) if name == "csv" else name
+        for name in BODIES
+    ],
 )
 def test_body_formats(fmt: str, champion_server: ModelServer, local_model: Any) -> None:
     """Each body format MLflow accepts gives the same answers as in-process predict."""
@@ -173,27 +175,56 @@ def test_on_drift_fallback_routes_drifted_batch(champion_server: ModelServer) ->
 # ---- bad requests: a 4xx naming the problem, never a 5xx, never a hung worker -----------------------
 BAD_REQUESTS: list[tuple[str, bytes | str, str, tuple[int, ...], tuple[str, ...]]] = [
     ("missing_title", json.dumps({"dataframe_records": [{"price": 3}]}), JSON, (400,), ("title",)),
-    ("missing_title_split", json.dumps({"dataframe_split": {"columns": ["brand"], "data": [["LG"]]}}), JSON,
-     (400,), ("title",)),
+    (
+        "missing_title_split",
+        json.dumps({"dataframe_split": {"columns": ["brand"], "data": [["LG"]]}}),
+        JSON,
+        (400,),
+        ("title",),
+    ),
     ("malformed_json", '{"dataframe_split": ', JSON, (400,), ("json",)),
     ("not_utf8", b"\xff\xfe{", JSON, (400,), ("json",)),
     ("unknown_top_level_key", json.dumps({"rows": [{"title": "a"}]}), JSON, (400,), ("dataframe_split",)),
-    ("two_format_keys", json.dumps({"inputs": [{"title": "a"}], "instances": [{"title": "a"}]}), JSON, (400,),
-     ("exactly one",)),
+    (
+        "two_format_keys",
+        json.dumps({"inputs": [{"title": "a"}], "instances": [{"title": "a"}]}),
+        JSON,
+        (400,),
+        ("exactly one",),
+    ),
     ("top_level_list", json.dumps([{"title": "a"}]), JSON, (400,), ("list",)),
     ("empty_body", b"", JSON, (400,), ("json",)),
     ("empty_object", "{}", JSON, (400,), ("dataframe_records",)),
     ("empty_records", json.dumps({"dataframe_records": []}), JSON, (400,), ("title",)),
     ("records_not_a_list", json.dumps({"dataframe_records": "title"}), JSON, (400,), ("list",)),
-    ("split_shape_mismatch", json.dumps({"dataframe_split": {"columns": ["title", "price"], "data": [["a"]]}}),
-     JSON, (400,), ("columns",)),
-    ("param_wrong_type", json.dumps({"dataframe_records": [{"title": "a"}], "params": {"drift_window": "abc"}}),
-     JSON, (400,), ("drift_window",)),
-    ("param_bad_choice", json.dumps({"dataframe_records": [{"title": "a"}], "params": {"on_drift": "explode"}}),
-     JSON, (400,), ("on_drift",)),
-    ("param_out_of_range",
-     json.dumps({"dataframe_records": [{"title": "a"}], "params": {"confidence_threshold": 2.0}}),
-     JSON, (400,), ("confidence_threshold",)),
+    (
+        "split_shape_mismatch",
+        json.dumps({"dataframe_split": {"columns": ["title", "price"], "data": [["a"]]}}),
+        JSON,
+        (400,),
+        ("columns",),
+    ),
+    (
+        "param_wrong_type",
+        json.dumps({"dataframe_records": [{"title": "a"}], "params": {"drift_window": "abc"}}),
+        JSON,
+        (400,),
+        ("drift_window",),
+    ),
+    (
+        "param_bad_choice",
+        json.dumps({"dataframe_records": [{"title": "a"}], "params": {"on_drift": "explode"}}),
+        JSON,
+        (400,),
+        ("on_drift",),
+    ),
+    (
+        "param_out_of_range",
+        json.dumps({"dataframe_records": [{"title": "a"}], "params": {"confidence_threshold": 2.0}}),
+        JSON,
+        (400,),
+        ("confidence_threshold",),
+    ),
     ("wrong_content_type", "title\na", "text/plain", (415,), ("content type",)),
     ("legacy_parquet_type", b"PAR1", "application/x-parquet", (415,), ("parquet",)),
     ("non_utf8_charset", "{}", "application/json; charset=latin-1", (415,), ("utf-8",)),
@@ -201,10 +232,14 @@ BAD_REQUESTS: list[tuple[str, bytes | str, str, tuple[int, ...], tuple[str, ...]
 ]
 
 
-@pytest.mark.parametrize(("body", "content_type", "statuses", "words"),
-                         [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS])
+@pytest.mark.parametrize(
+    ("body", "content_type", "statuses", "words"), [pytest.param(*case[1:], id=case[0]) for case in BAD_REQUESTS]
+)
 def test_bad_request_is_4xx_naming_the_problem(
-    body: bytes | str, content_type: str, statuses: tuple[int, ...], words: tuple[str, ...],
+    body: bytes | str,
+    content_type: str,
+    statuses: tuple[int, ...],
+    words: tuple[str, ...],
     champion_server: ModelServer,
 ) -> None:
     resp = champion_server.invoke(body, content_type, timeout=30)
@@ -217,10 +252,13 @@ def test_bad_request_is_4xx_naming_the_problem(
     assert_still_serving(champion_server)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MLflow 3.17.2 scoring server: a POST without Content-Type reaches content_type.split(';') on None "
-    "and returns 500 Internal Server Error (server code, not the model)"
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "MLflow 3.17.2 scoring server: a POST without Content-Type reaches content_type.split(';') on None "
+        "and returns 500 Internal Server Error (server code, not the model)"
+    ),
+)
 def test_missing_content_type_is_4xx(champion_server: ModelServer) -> None:
     resp = champion_server.session.post(champion_server.url + "/invocations", data=b"{}", timeout=10)
     assert 400 <= resp.status_code < 500, resp.status_code
@@ -263,8 +301,9 @@ def test_wrong_title_types_are_answered_or_rejected_clearly(champion_server: Mod
 
 def test_unknown_columns_and_params_are_ignored(champion_server: ModelServer) -> None:
     """Documented MLflow behaviour: extra columns are dropped, unknown params only warn."""
-    body = json.dumps({"dataframe_records": [{"title": "Nivia football size 5", "colour": "red"}],
-                       "params": {"not_a_param": 1}})
+    body = json.dumps(
+        {"dataframe_records": [{"title": "Nivia football size 5", "colour": "red"}], "params": {"not_a_param": 1}}
+    )
     predictions(champion_server.invoke(body), 1)
 
 

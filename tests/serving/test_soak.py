@@ -41,8 +41,12 @@ def test_concurrent_clients_lose_nothing_and_memory_stays_flat(champion_server, 
         for r in range(REQUESTS_PER_CLIENT):
             start = (c * 37 + r * ROWS_PER_REQUEST) % (len(pool) - ROWS_PER_REQUEST)
             rows = pool.iloc[start : start + ROWS_PER_REQUEST]
-            resp = session.post(f"{champion_server.url}/invocations", data=_body(rows),
-                                headers={"Content-Type": "application/json"}, timeout=60)
+            resp = session.post(
+                f"{champion_server.url}/invocations",
+                data=_body(rows),
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
             if resp.status_code != 200:
                 errors.append(f"client {c} request {r}: {resp.status_code} {resp.text[:200]}")
                 continue
@@ -62,8 +66,9 @@ def test_concurrent_clients_lose_nothing_and_memory_stays_flat(champion_server, 
     assert not errors, errors[:5]
     assert done == CLIENTS * REQUESTS_PER_CLIENT
     growth = rss_end / rss_at_1000[0] - 1
-    print(f"RSS at request 1,000: {rss_at_1000[0] / 2**20:.0f} MiB, at the end: {rss_end / 2**20:.0f} MiB "
-          f"({growth:+.1%})")
+    print(
+        f"RSS at request 1,000: {rss_at_1000[0] / 2**20:.0f} MiB, at the end: {rss_end / 2**20:.0f} MiB ({growth:+.1%})"
+    )
     assert growth < 0.10
 
 

@@ -26,8 +26,9 @@ SAMPLE = 300
 def run_batch_score(model: TrainedModel, cwd: Path, *args: str, master: str = "local[2]") -> dict[str, object]:
     """Run the CLI the way a user does; the project is on PYTHONPATH because it is not pip-installed here."""
     cmd = [sys.executable, "-m", "pyfunc_model.batch_score", "--model-uri", CHAMPION_URI, "--master", master, *args]
-    proc = subprocess.run(cmd, cwd=cwd, env=model.env(with_project_on_path=True), capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=model.env(with_project_on_path=True), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -89,18 +90,30 @@ def test_parquet_with_integer_prices_and_absent_columns(
     trained_model: TrainedModel, tmp_path: Path, in_process: Callable[..., pd.DataFrame]
 ) -> None:
     """Parquet with int64 prices, an extra column and most optional inputs absent: all input columns kept."""
-    source = pd.DataFrame({
-        "sku": [f"SKU-{i}" for i in range(500)],
-        "title": [f"Samsung smart television {i} inch" if i % 2 else f"Puma running t-shirt size {i}"
-                  for i in range(500)],
-        "price": pd.Series(range(500), dtype="int64") * 100 + 199,
-    })
+    source = pd.DataFrame(
+        {
+            "sku": [f"SKU-{i}" for i in range(500)],
+            "title": [
+                f"Samsung smart television {i} inch" if i % 2 else f"Puma running t-shirt size {i}" for i in range(500)
+            ],
+            "price": pd.Series(range(500), dtype="int64") * 100 + 199,
+        }
+    )
     source.to_parquet(tmp_path / "input.parquet", index=False)
     out = tmp_path / "scored"
     params = {"confidence_threshold": 0.5}
     # One worker is enough for 500 rows and loads the (large) model once instead of twice.
-    run_batch_score(trained_model, tmp_path, "--input", str(tmp_path / "input.parquet"), "--output", str(out),
-                    "--params", json.dumps(params), master="local[1]")
+    run_batch_score(
+        trained_model,
+        tmp_path,
+        "--input",
+        str(tmp_path / "input.parquet"),
+        "--output",
+        str(out),
+        "--params",
+        json.dumps(params),
+        master="local[1]",
+    )
     scored = pd.read_parquet(out).sort_values("sku").reset_index(drop=True)
     assert list(scored.columns) == ["sku", "title", "price", "prediction"]
     assert scored["price"].dtype == "int64"

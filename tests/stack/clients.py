@@ -34,8 +34,10 @@ class Result:
     seconds: float = 0.0
 
     def describe(self) -> str:
-        return (f"$ {' '.join(self.args)}\nexit {self.returncode} after {self.seconds:.1f}s\n"
-                f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}")
+        return (
+            f"$ {' '.join(self.args)}\nexit {self.returncode} after {self.seconds:.1f}s\n"
+            f"--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+        )
 
 
 def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -48,8 +50,9 @@ def run_python(args: list[str], env: Mapping[str, str], cwd: Path, timeout: floa
     """``python <args>`` with the venv's interpreter; ``env`` replaces os.environ (see child_env)."""
     cmd = [sys.executable, *args]
     start = time.monotonic()
-    proc = subprocess.run(cmd, env=child_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    proc = subprocess.run(
+        cmd, env=child_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
     result = Result(cmd, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
     label = " ".join(args[1:3]) if args[:2] == ["-m", "registry_scripts"] else " ".join(args[:2])
     TIMINGS.append((label, result.seconds))
@@ -61,17 +64,25 @@ def registry(args: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: fl
     return run_python(["-m", "registry_scripts", *args], env, cwd, timeout)
 
 
-def train(env: Mapping[str, str], cwd: Path, seed: int = 42, rows: int = DEFAULT_SYNTHETIC_ROWS,
-          extra: Sequence[str] = ()) -> str:
+def train(
+    env: Mapping[str, str], cwd: Path, seed: int = 42, rows: int = DEFAULT_SYNTHETIC_ROWS, extra: Sequence[str] = ()
+) -> str:
     """Train on synthetic data with ``python -m training.train``; returns the run id it prints."""
     return train_many(env, cwd, [seed], rows, extra)[0]
 
 
-def train_many(env: Mapping[str, str], cwd: Path, seeds: Sequence[int], rows: int = DEFAULT_SYNTHETIC_ROWS,
-               extra: Sequence[str] = ()) -> list[str]:
+def train_many(
+    env: Mapping[str, str],
+    cwd: Path,
+    seeds: Sequence[int],
+    rows: int = DEFAULT_SYNTHETIC_ROWS,
+    extra: Sequence[str] = (),
+) -> list[str]:
     """Several trainings at once (their imports and I/O overlap); run ids in the order of ``seeds``."""
-    args = [["-m", "training.train", "--data", "synthetic", "--synthetic-rows", str(rows), "--seed", str(seed),
-             *extra] for seed in seeds]
+    args = [
+        ["-m", "training.train", "--data", "synthetic", "--synthetic-rows", str(rows), "--seed", str(seed), *extra]
+        for seed in seeds
+    ]
     with ThreadPoolExecutor(max_workers=len(args)) as pool:
         results = list(pool.map(lambda a: run_python(a, env, cwd, timeout=600), args))
     run_ids = []

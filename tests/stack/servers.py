@@ -91,8 +91,12 @@ class Process:
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as fh:
             proc = subprocess.Popen(
-                cmd, stdout=fh, stderr=subprocess.STDOUT, env=dict(env) if env else None,
-                cwd=cwd, start_new_session=True,
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env else None,
+                cwd=cwd,
+                start_new_session=True,
             )
         return cls(name, proc, log)
 
@@ -139,11 +143,13 @@ class PostgresCluster:
 
     def start(self) -> PostgresCluster:
         """initdb, then pg_ctl start -w; the socket dir is the cluster dir, not /var/run."""
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync")
+        self._run(
+            str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+        )
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60",
-                  "start")
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start"
+        )
         return self
 
     def uri(self, database: str) -> str:
@@ -192,9 +198,12 @@ class S3Server:
     def create_bucket(self, name: str) -> str:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=self.endpoint, **{k.lower(): v for k, v in S3_CREDENTIALS.items()
-                                                               if k != "AWS_DEFAULT_REGION"},
-                          region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            **{k.lower(): v for k, v in S3_CREDENTIALS.items() if k != "AWS_DEFAULT_REGION"},
+            region_name=S3_CREDENTIALS["AWS_DEFAULT_REGION"],
+        )
         s3.create_bucket(Bucket=name)
         return name
 
@@ -257,16 +266,31 @@ class MlflowServer:
 
     def start(self, timeout: float = 90.0) -> MlflowServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [str(VENV_BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
-               "--backend-store-uri", self.backend_uri, "--workers", "1"]
+        cmd = [
+            str(VENV_BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--backend-store-uri",
+            self.backend_uri,
+            "--workers",
+            "1",
+        ]
         if self.proxy_artifacts:
             cmd += ["--artifacts-destination", self.artifact_uri]
         else:
             cmd += ["--default-artifact-root", self.artifact_uri, "--no-serve-artifacts"]
         if self.app_name:
             cmd += ["--app-name", self.app_name]
-        self.process = Process.start("mlflow-server", cmd, self.workdir / f"mlflow-server-{self.port}.log",
-                                     env=self.server_env(), cwd=self.workdir)
+        self.process = Process.start(
+            "mlflow-server",
+            cmd,
+            self.workdir / f"mlflow-server-{self.port}.log",
+            env=self.server_env(),
+            cwd=self.workdir,
+        )
         wait_http(f"{self.uri}/health", timeout, self.process.proc, self.process.log)
         return self
 
@@ -295,8 +319,12 @@ class MlflowServer:
         if not resp.ok:
             raise ServiceError(f"creating user {username!r} failed: {resp.status_code} {resp.text[:500]}")
         # mlflow 3.17's unified grant API (the 2.x /registered-models/permissions/create route is gone)
-        body = {"username": username, "resource_type": "registered_model", "resource_id": model_name,
-                "permission": permission}
+        body = {
+            "username": username,
+            "resource_type": "registered_model",
+            "resource_id": model_name,
+            "permission": permission,
+        }
         resp = requests.post(f"{self.uri}/api/3.0/mlflow/users/permissions/grant", json=body, auth=auth, timeout=30)
         if not resp.ok:
             raise ServiceError(
@@ -323,10 +351,26 @@ class ModelServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 120.0) -> ModelServer:
-        cmd = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", self.model_uri, "--env-manager", "local",
-               "--host", "127.0.0.1", "--port", str(self.port)]
-        self.process = Process.start("models-serve", cmd, self.workdir / f"models-serve-{self.port}.log",
-                                     env=venv_env(self.env), cwd=self.workdir)
+        cmd = [
+            str(VENV_BIN / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            self.model_uri,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        self.process = Process.start(
+            "models-serve",
+            cmd,
+            self.workdir / f"models-serve-{self.port}.log",
+            env=venv_env(self.env),
+            cwd=self.workdir,
+        )
         wait_http(f"{self.url}/ping", timeout, self.process.proc, self.process.log)
         return self
 
@@ -355,8 +399,13 @@ class Stack:
 
 
 def start_stack(
-    pg: PostgresCluster, workdir: Path, *, s3: S3Server | None = None, app_name: str | None = None,
-    proxy_artifacts: bool = True, share_store_of: Stack | None = None,
+    pg: PostgresCluster,
+    workdir: Path,
+    *,
+    s3: S3Server | None = None,
+    app_name: str | None = None,
+    proxy_artifacts: bool = True,
+    share_store_of: Stack | None = None,
 ) -> Stack:
     """An mlflow server on a new database and bucket (on a new moto server unless ``s3`` is given).
 

@@ -53,10 +53,12 @@ def test_prior_always_answers():
 
 
 def test_rules_use_subcategory_then_keywords():
-    frame = pd.DataFrame({
-        "title": ["lg tv 55", "lg tv 43", "sony tv", "nike shoe", "nike shoe x", "puma shoe"] * 5,
-        "subcategory": ["Televisions", None, None, "Shoes", None, None] * 5,
-    })
+    frame = pd.DataFrame(
+        {
+            "title": ["lg tv 55", "lg tv 43", "sony tv", "nike shoe", "nike shoe x", "puma shoe"] * 5,
+            "subcategory": ["Televisions", None, None, "Shoes", None, None] * 5,
+        }
+    )
     y = np.array(["tv", "tv", "tv", "shoe", "shoe", "shoe"] * 5)
     rules = RuleClassifier().fit(frame, y, np.array(["shoe", "tv"]))
     probe = pd.DataFrame({"title": ["nike running", "whatever", "x"], "subcategory": [None, None, "televisions"]})
