@@ -36,6 +36,7 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 dockerfile: setup
 	$(BIN)/python docker/generate_dockerfile.py --model-uri models:/$(MODEL_NAME)@champion --output docker/build
