@@ -3,7 +3,8 @@
 Why ratios: absolute milliseconds depend on the machine; the ratio to a do-nothing pyfunc behind
 the same `mlflow models serve` (same signature, same output columns with every class in
 ``probabilities``, 1 worker, keep-alive) isolates what our model adds: the floor pays MLflow's
-input parsing, schema enforcement and output JSON, the champion pays those plus the model. Requests alternate between the two servers so noise hits both equally.
+input parsing, schema enforcement and output JSON, the champion pays those plus the model.
+Requests alternate between the two servers so noise hits both equally.
 
     MLFLOW_TRACKING_URI=sqlite:///mlflow.db python bench/serve_latency.py [--model-uri URI] [--n 500]
 

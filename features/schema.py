@@ -154,7 +154,7 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
         raise InputSchemaError(f"input is missing the required column '{TITLE}' (got columns: {list(raw.columns)})")
     n = len(raw)
     flags = RowFlags(n)
-    columns: dict[str, object] = {}
+    columns: dict[str, np.ndarray] = {}
 
     title = _clean_text(raw[TITLE], n)
     flags.add("title_empty", [t is None for t in title])
@@ -187,4 +187,7 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
         flags.add(f"{field}_out_of_range", out_of_range)
         values[nonfinite | out_of_range] = np.nan
         columns[field] = values
-    return CleanInput(frame=pd.DataFrame(columns, index=pd.RangeIndex(n)), flags=flags)
+    index = pd.RangeIndex(n)
+    # object Series: pandas 3 would store the strings as Arrow and convert back on every access
+    frame = pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})
+    return CleanInput(frame=frame, flags=flags)

@@ -42,6 +42,8 @@ TOKEN_FEATURES = 2**17
 _ASCII_PUNCT = b"!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\t\n\r\x0b\x0c"
 _BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
 _UNICODE_PUNCT = "\xa0–—‘’“”•·×₹€£…®™°±"
+#: Batches up to this many rows are tokenised in Python (see :func:`_split_tokens`).
+_PYTHON_SPLIT_ROWS = 64
 
 
 @dataclass
@@ -63,7 +65,7 @@ def _token_ids(uniques: np.ndarray) -> np.ndarray:
     return murmur_hashes(uniques.tolist()) % TOKEN_FEATURES
 
 
-def _normalised_rows(titles: pd.Series) -> pa.Array:
+def _normalised_rows(titles: pd.Series) -> list[str]:
     """Lower-cased titles with punctuation as spaces: one translate over the joined batch."""
     parts = titles.tolist()
     if "\x00" in "".join(parts):  # the row separator must not occur inside a title
@@ -72,25 +74,40 @@ def _normalised_rows(titles: pd.Series) -> pa.Array:
     for ch in _UNICODE_PUNCT:
         if ch in text:
             text = text.replace(ch, " ")
-    return pa.array(text.split("\x00"), pa.string())
+    return text.split("\x00")
+
+
+def _split_tokens(rows: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(row of each token, code of each token, distinct tokens) for whitespace-split ``rows``.
+
+    Large batches split and de-duplicate in Arrow (C++), so only distinct tokens reach Python;
+    small ones in Python, where Arrow's per-call cost dominates. Arrow's ``utf8_split_whitespace``
+    and ``str.split()`` split on the same 29 code points (checked over all of Unicode; tested).
+    """
+    if len(rows) <= _PYTHON_SPLIT_ROWS:
+        index: dict[str, int] = {}
+        row_of, codes = [], []
+        for i, row in enumerate(rows):
+            for token in row.split():
+                row_of.append(i)
+                codes.append(index.setdefault(token, len(index)))
+        return np.asarray(row_of, dtype=np.int64), np.asarray(codes, dtype=np.int64), list(index)
+    lists = pc.utf8_split_whitespace(pa.array(rows, pa.string()))
+    encoded = pc.dictionary_encode(lists.flatten())
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    uniques = encoded.dictionary.to_pylist()
+    row_of = np.repeat(np.arange(len(rows)), np.diff(lists.offsets.to_numpy()))
+    keep = ~np.asarray([u == "" for u in uniques], dtype=bool)[codes]  # Arrow keeps empty tokens
+    return row_of[keep], codes[keep], uniques
 
 
 def title_tokens(titles: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
-    """(rows x 2**17 hashed token counts, characters in non-numeric tokens per row).
-
-    Splitting and de-duplicating run in Arrow (C++), so only distinct tokens reach Python.
-    """
+    """(rows x 2**17 hashed token counts, characters in non-numeric tokens per row)."""
     n = len(titles)
     if n == 0:
         return sp.csr_matrix((0, TOKEN_FEATURES), dtype=np.float32), np.zeros(0)
-    lists = pc.utf8_split_whitespace(_normalised_rows(titles))
-    encoded = pc.dictionary_encode(lists.flatten())
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    uniques = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    rows = np.repeat(np.arange(n), np.diff(lists.offsets.to_numpy()))
-    keep = ~np.asarray([u == "" for u in uniques], dtype=bool)[codes]  # Arrow keeps empty tokens
-    rows, codes = rows[keep], codes[keep]
-    ids = _token_ids(uniques)
+    rows, codes, uniques = _split_tokens(_normalised_rows(titles))
+    ids = _token_ids(np.asarray(uniques, dtype=object))
     wordy = np.fromiter(map(len, uniques), dtype="float64", count=len(uniques))
     wordy[np.fromiter(map(str.isdigit, uniques), dtype=bool, count=len(uniques))] = 0.0
     counts = sp.csr_matrix((np.ones(codes.size, dtype=np.float32), (rows, ids[codes])), shape=(n, TOKEN_FEATURES))
