@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -45,6 +46,7 @@ def _state() -> Any:
         state.models = {}  # local model path -> loaded PyFuncModel, in use order
         state.loads = 0
         state.hits = 0
+        state.fast_converts = 0  # globals dicts patched (diagnostics)
         sys.modules[_STATE_MODULE] = state
     return state
 
@@ -55,7 +57,9 @@ def _cached_load_model(original: Callable[..., Any]) -> Callable[..., Any]:
 
         # Only the local folder spark_udf downloaded is cached; anything else loads as usual.
         if dst_path is not None or model_config or not isinstance(model_uri, str) or not os.path.isdir(model_uri):
-            return original(model_uri, suppress_warnings=suppress_warnings, dst_path=dst_path, model_config=model_config)
+            return original(
+                model_uri, suppress_warnings=suppress_warnings, dst_path=dst_path, model_config=model_config
+            )
         state = _state()
         model = state.models.pop(model_uri, None)
         if model is None:
@@ -95,10 +99,7 @@ def _fast_struct_values(original: Callable[..., Any]) -> Callable[..., Any]:
         for name in fast:
             # same as mlflow: None or float NaN -> None, anything else -> float(value)
             values = [
-                {
-                    k: None if v is None or (v.__class__ is float and v != v) else float(v)
-                    for k, v in d.items()
-                }
+                {k: None if v is None or (v.__class__ is float and v != v) else float(v) for k, v in d.items()}
                 for d in result[name]
             ]
             converted[name] = pd.Series(values, index=converted.index, dtype=object)
@@ -107,20 +108,47 @@ def _fast_struct_values(original: Callable[..., Any]) -> Callable[..., Any]:
     return convert
 
 
+def _globals_of(func: Callable[..., Any]) -> list[dict[str, Any]]:
+    """The globals dicts the spark_udf closure resolves names in.
+
+    cloudpickle rebuilds a by-value function with its OWN globals dict (not ``mlflow.pyfunc``'s),
+    shared by the nested ``_predict_row_batch``; patching the module attribute alone is not seen.
+    """
+    found: dict[int, dict[str, Any]] = {}
+    todo = [func]
+    while todo:
+        f = todo.pop()
+        g = getattr(f, "__globals__", None)
+        if g is None or id(g) in found:
+            continue
+        found[id(g)] = g
+        for cell in getattr(f, "__closure__", None) or ():
+            with contextlib.suppress(ValueError):  # empty cell
+                if callable(cell.cell_contents) and hasattr(cell.cell_contents, "__globals__"):
+                    todo.append(cell.cell_contents)
+    return list(found.values())
+
+
 @contextlib.contextmanager
-def _patched_mlflow(cache_model: bool, fast_struct: bool) -> Iterator[None]:
+def _patched_mlflow(func: Callable[..., Any], cache_model: bool, fast_struct: bool) -> Iterator[None]:
     import mlflow.pyfunc as pyfunc
 
-    saved = {"load_model": pyfunc.load_model, "_convert_struct_values": pyfunc._convert_struct_values}
+    saved_load = pyfunc.load_model
+    saved_convert: list[tuple[dict[str, Any], Any]] = []
     try:
-        if cache_model:
-            pyfunc.load_model = _cached_load_model(saved["load_model"])
-        if fast_struct:
-            pyfunc._convert_struct_values = _fast_struct_values(saved["_convert_struct_values"])
+        if cache_model:  # the closure calls ``mlflow.pyfunc.load_model``: an attribute lookup
+            pyfunc.load_model = _cached_load_model(saved_load)
+        if fast_struct:  # ``_convert_struct_values`` is a global name of the (unpickled) closure
+            for g in {id(g): g for g in [*_globals_of(func), vars(pyfunc)]}.values():
+                if "_convert_struct_values" in g:
+                    saved_convert.append((g, g["_convert_struct_values"]))
+                    g["_convert_struct_values"] = _fast_struct_values(g["_convert_struct_values"])
+                    _state().fast_converts += 1
         yield
     finally:
-        for name, value in saved.items():
-            setattr(pyfunc, name, value)
+        pyfunc.load_model = saved_load
+        for g, value in reversed(saved_convert):
+            g["_convert_struct_values"] = value
 
 
 def accelerate(spark_udf: Callable[..., Any], *, cache_model: bool = True, fast_struct: bool = True) -> Any:
@@ -138,10 +166,12 @@ def accelerate(spark_udf: Callable[..., Any], *, cache_model: bool = True, fast_
         raise TypeError(f"expected mlflow's SCALAR_ITER pandas UDF, got evalType {inner.evalType}")
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        with _patched_mlflow(cache_model, fast_struct):
+        with _patched_mlflow(func, cache_model, fast_struct):
             yield from func(batches)
 
-    return pandas_udf(run, return_type, PandasUDFType.SCALAR_ITER)
+    with warnings.catch_warnings():  # the explicit type is mlflow's own; pyspark only prefers type hints
+        warnings.filterwarnings("ignore", message=".*preferred to specify type hints.*")
+        return pandas_udf(run, return_type, PandasUDFType.SCALAR_ITER)
 
 
 def _pickle_by_value() -> None:
