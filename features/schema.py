@@ -71,6 +71,8 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
     if values is None:
         return [None] * n
     arr = values.to_numpy(dtype=object)
+    if all(v is None for v in arr):  # an optional column sent empty
+        return [None] * n
     if all(type(v) is str for v in arr) and not _CONTROL.search("".join(arr)):
         # the common case: every value a clean string; only blanks need mapping to None
         return [v.strip() or None for v in arr]
@@ -107,26 +109,33 @@ class RowFlags:
             out.add(reason, mask)
         return out
 
-    def _flagged(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def _patterns(self) -> tuple[list[tuple[str, ...]], np.ndarray]:
+        """(distinct reason combinations, each row's combination index): rows share few combinations."""
         names = list(self.masks)
-        matrix = np.column_stack([self.masks[r] for r in names]) if names else np.zeros((self.n, 0), dtype=bool)
-        return names, matrix, np.flatnonzero(matrix.any(axis=1))
+        code = np.zeros(self.n, dtype=np.int64)
+        for bit, name in enumerate(names[:62]):
+            code |= self.masks[name].astype(np.int64) << bit
+        if len(names) > 62:  # more reasons than bits: one combination per row
+            code = np.arange(self.n)
+        uniq, inverse = np.unique(code, return_inverse=True)
+        first = np.zeros(len(uniq), dtype=np.int64)
+        first[inverse[::-1]] = np.arange(self.n)[::-1]
+        combos = [tuple(name for name in names if self.masks[name][i]) for i in first.tolist()]
+        return combos, inverse.ravel()
 
     def lists(self) -> list[list[str]]:
         """The reasons of each row, as a list per row."""
-        out: list[list[str]] = [[] for _ in range(self.n)]
-        names, matrix, rows = self._flagged()
-        for i in rows:
-            out[i] = [names[j] for j in np.flatnonzero(matrix[i])]
-        return out
+        if self.n == 0:
+            return []
+        combos, inverse = self._patterns()
+        return [list(combos[i]) for i in inverse.tolist()]
 
     def joined(self, sep: str = ";") -> np.ndarray:
         """The reasons of each row joined by ``sep`` ("" for a row without any), object array."""
-        out = np.full(self.n, "", dtype=object)
-        names, matrix, rows = self._flagged()
-        for i in rows:
-            out[i] = sep.join(names[j] for j in np.flatnonzero(matrix[i]))
-        return out
+        if self.n == 0:
+            return np.zeros(0, dtype=object)
+        combos, inverse = self._patterns()
+        return np.asarray([sep.join(c) for c in combos], dtype=object)[inverse]
 
 
 @dataclass

@@ -186,17 +186,21 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         verdict: DriftVerdict,
         row_reasons: RowFlags,
     ) -> pd.DataFrame:
+        n = len(proba)
         best = proba.argmax(axis=1)
         classes = [str(c) for c in self.classes]
-        return pd.DataFrame(
-            {
-                "category": np.asarray(classes, dtype=object)[best],
-                "confidence": proba[np.arange(len(best)), best],
-                "probabilities": [dict(zip(classes, row, strict=True)) for row in proba.tolist()],
-                "model_used": model_used,
-                "fallback_reason": fallback_reason,
-                "drift_detected": np.full(len(best), bool(verdict.drifted)),
-                "drift_score": np.full(len(best), float(verdict.score)),
-                "ood_reasons": row_reasons.joined(";"),
-            }
-        )
+        probabilities = np.empty(n, dtype=object)
+        probabilities[:] = [dict(zip(classes, row, strict=True)) for row in proba.tolist()]
+        columns = {
+            "category": np.asarray(classes, dtype=object)[best],
+            "confidence": proba[np.arange(n), best],
+            "probabilities": probabilities,
+            "model_used": np.asarray(model_used, dtype=object),
+            "fallback_reason": np.asarray(fallback_reason, dtype=object),
+            "drift_detected": np.full(n, bool(verdict.drifted)),
+            "drift_score": np.full(n, float(verdict.score)),
+            "ood_reasons": row_reasons.joined(";"),
+        }
+        index = pd.RangeIndex(n)
+        # object Series: pandas 3 would convert every string column to Arrow and back again
+        return pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from features.hashing import hash_buckets, murmur_hashes
+from features.text import as_strings, distinct
 
 if TYPE_CHECKING:
     from pyfunc_model.drift.reference import DriftReference
@@ -174,18 +175,24 @@ def build_table(
         base[hit] = medians[pos[hit]]
     table[:, COL["price_vs_subcategory"]] = table[:, COL["price"]] - base
 
-    titles = prepared["title"].fillna("").astype(str).reset_index(drop=True)
-    tokens, letters = title_tokens(titles)
+    raw = as_strings(prepared["title"])
+    unique, inverse = distinct(raw)  # repeated titles are tokenised once
+    tokens, letters = title_tokens(pd.Series(unique, dtype=object))
     n_tokens = np.asarray(tokens.sum(axis=1)).ravel()
+    chars = np.fromiter(map(len, unique), dtype="float64", count=len(unique))
+    visible = chars - np.fromiter((t.count(" ") for t in unique), dtype="float64", count=len(unique))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        oov_rate = np.where(n_tokens > 0, oov_counts(tokens, token_seen) / n_tokens, np.nan)
+        letter_share = np.where(visible > 0, letters / visible, 0.0)
+    histogram = token_histogram(tokens)
+    if inverse is not None:
+        n_tokens, chars, oov_rate, letter_share = (a[inverse] for a in (n_tokens, chars, oov_rate, letter_share))
+        histogram = histogram[inverse]
     table[:, COL["title_tokens"]] = n_tokens
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table[:, COL["title_oov_rate"]] = np.where(n_tokens > 0, oov_counts(tokens, token_seen) / n_tokens, np.nan)
-    raw = titles.tolist()
-    table[:, COL["title_chars"]] = np.fromiter(map(len, raw), dtype="float64", count=n)
-    visible = np.fromiter((len(t) - t.count(" ") for t in raw), dtype="float64", count=n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table[:, COL["title_letter_share"]] = np.where(visible > 0, letters / visible, 0.0)
-    return RowSummary(table=table, tokens=token_histogram(tokens))
+    table[:, COL["title_oov_rate"]] = oov_rate
+    table[:, COL["title_chars"]] = chars
+    table[:, COL["title_letter_share"]] = letter_share
+    return RowSummary(table=table, tokens=histogram)
 
 
 def summarize(prepared: pd.DataFrame, reference: DriftReference) -> RowSummary:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from features.schema import MAX_TITLE_CHARS, InputSchemaError, clean_input, parse_number
+from features.schema import MAX_TITLE_CHARS, InputSchemaError, RowFlags, clean_input, parse_number
 from features.text import derive_brand, normalize_title
 
 
@@ -66,3 +68,18 @@ def test_brand_derived_from_title_when_absent():
 
 def test_normalize_title():
     assert normalize_title(pd.Series(["LG 1.5-Ton  AC!!", None])).tolist() == ["lg 1 5 ton ac", ""]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), max_size=30))
+def test_row_flags_keep_each_rows_reasons_in_order(rows: list[list[bool]]) -> None:
+    """Mask storage is an implementation detail: per row, the reasons are the ones raised, in order."""
+    names = ["title_empty", "price_unparseable", "unseen_brand", "missing_price"]
+    flags = RowFlags(len(rows))
+    for j, name in enumerate(names):
+        flags.add(name, [r[j] for r in rows])
+    expected = [[name for j, name in enumerate(names) if r[j]] for r in rows]
+    assert flags.lists() == expected
+    assert flags.joined(";").tolist() == [";".join(e) for e in expected]
+    merged = flags.merged({"title_empty_or_garbled": np.ones(len(rows), dtype=bool)})
+    assert merged.lists() == [[*e, "title_empty_or_garbled"] for e in expected]
