@@ -57,5 +57,10 @@ def derive_brand(titles: pd.Series, brands: pd.Series | None = None) -> pd.Serie
     Lower-cased so "LG" and "lg" are one brand; None when neither is available.
     """
     given = as_strings(brands) if brands is not None else [""] * len(titles)
-    out = [b.strip().lower() or _first_word(t) for b, t in zip(given, as_strings(titles), strict=True)]
+    out: list[str | None] = [b.strip().lower() for b in given]
+    missing = [i for i, b in enumerate(out) if not b]
+    if missing:  # only rows without a brand need their title
+        title_of = titles.to_numpy(dtype=object)
+        for i, t in zip(missing, as_strings(title_of[missing]), strict=True):
+            out[i] = _first_word(t)
     return pd.Series(out, index=titles.index, dtype=object)
