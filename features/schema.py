@@ -35,6 +35,8 @@ NUMERIC_RANGES: dict[str, tuple[float, float]] = {
 _CURRENCY_PREFIX = re.compile(r"^(?:rs\.?|inr|usd|eur|gbp|[₹$€£])\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Joins a column's strings for one regex pass; a non-character, so real text never has it.
+_ROW_SEP = "\uffff"
 
 
 class InputSchemaError(ValueError):
@@ -70,12 +72,17 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
     """Strings with control characters removed and whitespace trimmed; missing/blank -> None."""
     if values is None:
         return [None] * n
-    arr = values.to_numpy(dtype=object)
-    if all(v is None for v in arr):  # an optional column sent empty
+    if values.dtype.kind == "f" and values.isna().all():  # an optional column sent empty (NaN)
         return [None] * n
-    if all(type(v) is str for v in arr) and not _CONTROL.search("".join(arr)):
-        # the common case: every value a clean string; only blanks need mapping to None
-        return [v.strip() or None for v in arr]
+    arr = values.to_numpy(dtype=object)
+    if all(v is None for v in arr):  # an optional column sent empty (None)
+        return [None] * n
+    if n and all(type(v) is str for v in arr):
+        # the common case, every value a string: one regex pass over the joined column
+        joined = _ROW_SEP.join(arr)
+        if joined.count(_ROW_SEP) == n - 1:  # no value contains the separator itself
+            parts = _CONTROL.sub(" ", joined).split(_ROW_SEP) if _CONTROL.search(joined) else arr
+            return [p.strip() or None for p in parts]
     out: list[str | None] = []
     for v in arr:
         if v is None or v is pd.NA or (isinstance(v, float) and v != v):

@@ -83,3 +83,16 @@ def test_row_flags_keep_each_rows_reasons_in_order(rows: list[list[bool]]) -> No
     assert flags.joined(";").tolist() == [";".join(e) for e in expected]
     merged = flags.merged({"title_empty_or_garbled": np.ones(len(rows), dtype=bool)})
     assert merged.lists() == [[*e, "title_empty_or_garbled"] for e in expected]
+
+
+@pytest.mark.parametrize("extra", ["", "\uffff in a title"])  # the second forces the per-value path
+def test_text_cleaning_same_on_both_paths(extra: str) -> None:
+    titles = ["tab\there", "  padded  ", "nul\x00byte", "\x85next line", "   ", "plain", extra]
+    got = clean_input(pd.DataFrame({"title": titles})).frame["title"].tolist()
+    assert got[:6] == ["tab here", "padded", "nul byte", "next line", "", "plain"]
+    assert got[6] == extra.strip()
+
+
+def test_all_nan_optional_columns_are_missing() -> None:
+    frame = clean_input(pd.DataFrame({"title": ["a", "b"], "brand": [np.nan, np.nan], "seller_id": [None, None]})).frame
+    assert frame["brand"].tolist() == [None, None] and frame["seller_id"].tolist() == [None, None]
