@@ -72,7 +72,7 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
     """Strings with control characters removed and whitespace trimmed; missing/blank -> None."""
     if values is None:
         return [None] * n
-    if values.dtype.kind == "f" and values.isna().all():  # an optional column sent empty (NaN)
+    if values.dtype.kind == "f" and np.isnan(values.to_numpy("float64", na_value=np.nan)).all():  # sent empty
         return [None] * n
     arr = values.to_numpy(dtype=object)
     if all(v is None for v in arr):  # an optional column sent empty (None)
