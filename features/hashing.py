@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import murmurhash3_32
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from features.text import derive_brand
+from features.text import derive_brand, is_missing
 
 HASH_SEED = 20231
 
@@ -23,10 +23,6 @@ _HASH_CACHE: dict[int, dict[str, int]] = {}
 _HASH_CACHE_MAX = 200_000
 #: Above this many values, distinct values are found with ``pd.factorize`` first.
 _FACTORIZE_ROWS = 2048
-
-
-def _is_missing(v: object) -> bool:
-    return v is None or v is pd.NA or (isinstance(v, float) and v != v)
 
 
 def murmur_hashes(texts: list[str], seed: int = HASH_SEED) -> np.ndarray:
@@ -46,7 +42,7 @@ def hash_buckets(values: pd.Series, n_buckets: int, seed: int = HASH_SEED) -> np
     """Bucket id per value (float, NaN for missing)."""
     if len(values) <= _FACTORIZE_ROWS:  # small requests: a direct loop beats factorize's fixed cost
         arr = values.to_numpy(dtype=object)
-        present = np.fromiter((not _is_missing(v) for v in arr), dtype=bool, count=len(arr))
+        present = np.fromiter((not is_missing(v) for v in arr), dtype=bool, count=len(arr))
         out = np.full(len(arr), np.nan)
         out[present] = murmur_hashes([str(v) for v in arr[present]], seed) % n_buckets
         return out

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.text import is_missing
+
 TITLE = "title"
 CATEGORICAL_FIELDS: tuple[str, ...] = ("seller_id", "brand", "subcategory")
 NUMERIC_FIELDS: tuple[str, ...] = ("price", "rating", "reviews_count")
@@ -85,7 +87,7 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
             return [p.strip() or None for p in parts]
     out: list[str | None] = []
     for v in arr:
-        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        if is_missing(v):
             out.append(None)
             continue
         text = _CONTROL.sub(" ", v if isinstance(v, str) else str(v)).strip()

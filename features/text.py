@@ -18,6 +18,11 @@ _BRACKETED_PREFIX = re.compile(r"^\s*(?:[\(\[][^\)\]]*[\)\]]\s*)+")
 _FIRST_WORD = re.compile(r"\w[\w&'.+-]*", re.UNICODE)
 
 
+def is_missing(value: object) -> bool:
+    """None, pandas NA or a float NaN: a value the features treat as absent."""
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
 def as_strings(values: pd.Series | np.ndarray | list) -> list[str]:
     """Each value as a string; missing values (None, NaN, NA) as ""."""
     arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object)

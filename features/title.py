@@ -125,11 +125,6 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         # scikit-learn), transformed with numpy: ~7x the rows/s, ~0.2 ms for one title
         return FastTfidf(max_features=self.max_features, sublinear_tf=True, dtype=np.float32)
 
-    def vectorize(self, X: object) -> sp.csr_matrix:
-        """TF-IDF weighted n-gram matrix (the input of the linear model and naive Bayes)."""
-        check_is_fitted(self, "vectorizer_")
-        return self.vectorizer_.transform(as_strings(_titles(X)))
-
     def _new_model(self) -> LinearSVC:
         return LinearSVC(C=self.C, random_state=self.random_state)
 
