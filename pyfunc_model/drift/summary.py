@@ -61,11 +61,6 @@ class RowSummary:
         return self.table[:, COL[name]]
 
 
-def _token_ids(uniques: np.ndarray) -> np.ndarray:
-    """Hashed id per distinct token: ``hash_buckets``' hash, through its per-process cache."""
-    return murmur_hashes(uniques.tolist()) % TOKEN_FEATURES
-
-
 def _normalised_rows(titles: pd.Series) -> list[str]:
     """Lower-cased titles with punctuation as spaces: one translate over the joined batch."""
     parts = titles.tolist()
@@ -108,7 +103,7 @@ def title_tokens(titles: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
     if n == 0:
         return sp.csr_matrix((0, TOKEN_FEATURES), dtype=np.float32), np.zeros(0)
     rows, codes, uniques = _split_tokens(_normalised_rows(titles))
-    ids = _token_ids(np.asarray(uniques, dtype=object))
+    ids = murmur_hashes(uniques) % TOKEN_FEATURES  # hash_buckets' hash, through its per-process cache
     wordy = np.fromiter(map(len, uniques), dtype="float64", count=len(uniques))
     wordy[np.fromiter(map(str.isdigit, uniques), dtype=bool, count=len(uniques))] = 0.0
     counts = sp.csr_matrix((np.ones(codes.size, dtype=np.float32), (rows, ids[codes])), shape=(n, TOKEN_FEATURES))
