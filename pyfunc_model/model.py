@@ -26,6 +26,7 @@ from pyfunc_model.drift.ood import ood_flags
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
+from pyfunc_model.observability import Observer, observe_loaded_model
 from pyfunc_model.params import PredictParams
 from pyfunc_model.signature import OUTPUT_COLUMNS
 
@@ -55,6 +56,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         self.setup(read_bundle(context.artifacts))
+        self.observer = observe_loaded_model(self, context.artifacts)  # metrics/logs: docs/MONITORING.md
 
     def setup(self, bundle: ModelBundle) -> None:
         """Make the model ready from a bundle (used by ``load_context`` and by training)."""
@@ -66,9 +68,13 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
         self.monitor = DriftMonitor(self.drift_reference, window_size=PredictParams().drift_window)
         self.n_tabular = self.features.n_tabular
+        self.observer = Observer()
 
     # ---- predict -------------------------------------------------------------------------
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        return self.observer.observe_predict(self._predict, context, model_input, params)
+
+    def _predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None) -> pd.DataFrame:
         opts = PredictParams.from_request(params)
         if not isinstance(model_input, pd.DataFrame):
             model_input = pd.DataFrame(model_input)
@@ -97,15 +103,18 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
         verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window, summary=summary)
+        self.observer.drift_checked(verdict)
 
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
-        result = run_chain(primary_proba, start, reasons, self._scorers(frame, X), opts.confidence_threshold)
+        scorers = self.observer.watch_scorers(self._scorers(frame, X))
+        result = run_chain(primary_proba, start, reasons, scorers, opts.confidence_threshold)
         return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons)
 
     def _features(self, frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
         try:
             return self.features.transform_prepared(frame), ""
         except Exception as exc:
+            self.observer.failed("features", exc)
             return None, f"features_error:{type(exc).__name__}"
 
     def _primary(self, X: np.ndarray, n: int, k: int) -> tuple[np.ndarray, str]:
@@ -117,6 +126,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             )
             return softmax(np.asarray(raw, dtype="float64").reshape(n, k), self.temperature), ""
         except Exception as exc:
+            self.observer.failed("primary", exc)
             return np.full((n, k), np.nan), f"primary_error:{type(exc).__name__}"
 
     def _routes(

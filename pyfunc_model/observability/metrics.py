@@ -1,0 +1,336 @@
+"""Prometheus metrics of the served model, correct across ``mlflow models serve --workers N``.
+
+uvicorn's workers are separate processes, so the numbers go through prometheus_client's
+multiprocess mode: every worker writes its values to memory-mapped files in one directory and
+whichever worker holds the metrics port merges all files on each scrape. The other workers find
+the port taken, keep writing, and retry the port now and then, so a restarted worker can take
+over if the one serving the port dies.
+
+The directory is per server start (keyed by the process group and its leader's start time), so
+files of a previous run are never counted; directories of process groups that are gone are
+removed. Gauges of dead workers are dropped at scrape time (``live*`` modes); their counters and
+histograms stay, as Prometheus counters must not go backwards.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pyfunc_model.observability import labels
+from pyfunc_model.observability.logs import log_event
+
+METRICS_PORT_ENV = "PRODUCT_CLASSIFIER_METRICS_PORT"
+#: Address the metrics port binds; default all interfaces, as Prometheus scrapes from another host.
+METRICS_ADDR_ENV = "PRODUCT_CLASSIFIER_METRICS_ADDR"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+DIR_PREFIX = "product-classifier-metrics-"
+#: Seconds between two attempts of a worker that found the metrics port taken.
+BIND_RETRY_S = 10.0
+PREFIX = "product_classifier_"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
+INFO_LABELS = ("registered_model_name", "version", "run_id", "model_id")
+
+_lock = threading.Lock()
+_instance: ServingMetrics | None = None
+
+
+def _start_ticks(pid: int) -> str | None:
+    """Start time of ``pid`` in clock ticks since boot (/proc/<pid>/stat field 22); None if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def server_start_key() -> str:
+    """Same for every worker of one ``mlflow models serve`` start, different for the next start.
+
+    The process group is shared by the CLI, uvicorn and its workers; the leader's start time
+    guards against a reused group id.
+    """
+    pgid = os.getpgrp()
+    return f"{pgid}-{_start_ticks(pgid) or 0}"
+
+
+def _key_alive(key: str) -> bool:
+    pgid, _, ticks = key.rpartition("-")
+    return pgid.isdigit() and _start_ticks(int(pgid)) == ticks
+
+
+def prepare_multiproc_dir(base: Path, key: str) -> Path:
+    """``base/product-classifier-metrics-<key>``, created; sibling directories of server starts
+    whose process group is gone are removed (their files would otherwise be counted again)."""
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.glob(f"{DIR_PREFIX}*"):
+        old_key = old.name.removeprefix(DIR_PREFIX)
+        if old_key != key and old.is_dir() and not _key_alive(old_key):
+            shutil.rmtree(old, ignore_errors=True)
+    directory = base / f"{DIR_PREFIX}{key}"
+    directory.mkdir(exist_ok=True)
+    return directory
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _LiveWorkersCollector:
+    """MultiProcessCollector that first drops the ``live*`` gauge files of workers that died
+    (uvicorn has no hook that would call ``mark_process_dead`` for us)."""
+
+    def __init__(self, directory: Path) -> None:
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        self.directory = directory
+        self.inner = MultiProcessCollector(None, path=str(directory))
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client import multiprocess
+
+        for path in self.directory.glob("gauge_live*_*.db"):
+            pid = path.stem.rpartition("_")[2]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                multiprocess.mark_process_dead(int(pid), str(self.directory))
+        return self.inner.collect()
+
+
+class ServingMetrics:
+    """The metric objects of this process (one instance per process: see :func:`serving_metrics`)."""
+
+    def __init__(self, directory: Path, port: int, addr: str) -> None:
+        os.environ[MULTIPROC_ENV] = str(directory)
+        from prometheus_client import Counter, Gauge, Histogram, values
+
+        # prometheus_client picks its value class when first imported; make sure it is the
+        # file-backed one even if the host imported prometheus_client before us.
+        values.ValueClass = values.MultiProcessValue()
+        self.directory, self.port, self.addr = directory, port, addr
+        self.serving_port = False
+        rows = Counter(
+            f"{PREFIX}rows_scored", "Rows answered, by the model that answered them.", ["model_used"], registry=None
+        )
+        rerouted = Counter(
+            f"{PREFIX}rows_rerouted",
+            "Rows that did not get the primary's answer, by reason.",
+            ["reason"],
+            registry=None,
+        )
+        requests = Counter(
+            f"{PREFIX}requests",
+            "predict calls by outcome: answered, refused (HTTP 4xx) or error.",
+            ["outcome"],
+            registry=None,
+        )
+        failures = Counter(
+            f"{PREFIX}component_failures",
+            "predict calls in which a component raised (its rows moved down the chain).",
+            ["component"],
+            registry=None,
+        )
+        self.rows = {v: rows.labels(v) for v in labels.MODEL_USED}
+        self.rerouted = {v: rerouted.labels(v) for v in labels.REASONS}
+        self.requests = {v: requests.labels(v) for v in labels.OUTCOMES}
+        self.failures = {v: failures.labels(v) for v in (*labels.COMPONENTS, labels.OTHER)}
+        self.latency = Histogram(
+            f"{PREFIX}predict_latency_seconds",
+            "Time inside predict (input checks, features, models, drift), per call.",
+            buckets=LATENCY_BUCKETS,
+            registry=None,
+        )
+        self.batch_rows = Histogram(
+            f"{PREFIX}batch_rows", "Rows per predict call.", buckets=BATCH_BUCKETS, registry=None
+        )
+        # Drift gauges: each worker tests its own traffic; the exposed value is the max over live
+        # workers (an alarm when any worker sees drift) ...
+        drift = Gauge(
+            f"{PREFIX}drift_detected",
+            "Latest drift verdict (1 = drifted), by scope.",
+            ["scope"],
+            multiprocess_mode="livemax",
+            registry=None,
+        )
+        score = Gauge(
+            f"{PREFIX}drift_score",
+            "Latest drift score (>= 0.5 means drifted), by scope.",
+            ["scope"],
+            multiprocess_mode="livemax",
+            registry=None,
+        )
+        inputs = Gauge(
+            f"{PREFIX}drift_input_drifted",
+            "1 when the latest check flagged this input field.",
+            ["input"],
+            multiprocess_mode="livemax",
+            registry=None,
+        )
+        concept = Gauge(
+            f"{PREFIX}concept_drift_detected",
+            "1 when the latest check saw the primary's confidence drop.",
+            multiprocess_mode="livemax",
+            registry=None,
+        )
+        # ... while the figures of the latest check are taken from whichever live worker checked last.
+        self.estimated_accuracy = Gauge(
+            f"{PREFIX}estimated_accuracy",
+            "Confidence-based accuracy estimate of the latest drift check.",
+            multiprocess_mode="livemostrecent",
+            registry=None,
+        )
+        self.mean_confidence = Gauge(
+            f"{PREFIX}mean_confidence",
+            "Mean primary confidence of the rows of the latest drift check.",
+            multiprocess_mode="livemostrecent",
+            registry=None,
+        )
+        self.info = Gauge(
+            f"{PREFIX}model_info",
+            "The model this worker serves (value 1).",
+            list(INFO_LABELS),
+            multiprocess_mode="livemax",
+            registry=None,
+        )
+        self.drift = {s: drift.labels(s) for s in labels.SCOPES}
+        self.score = {s: score.labels(s) for s in labels.SCOPES}
+        self.inputs = {i: inputs.labels(i) for i in labels.MONITORED_INPUTS}
+        self.concept = concept
+        for gauge in (*self.drift.values(), *self.score.values(), *self.inputs.values(), concept):
+            gauge.set(0)
+        self._last: dict[str, float] = {}
+
+    # ---- exposition ---------------------------------------------------------------------
+    def start_exposition(self) -> None:
+        """Serve the merged metrics on the port, or retry in the background if a sibling holds it."""
+        if self._try_bind() is False:
+            thread = threading.Thread(target=self._retry_bind, name="product-classifier-metrics-bind", daemon=True)
+            thread.start()
+
+    def _try_bind(self) -> bool | None:
+        """True: serving; False: a sibling worker holds the port; None: cannot bind at all (logged)."""
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(_LiveWorkersCollector(self.directory))
+        try:
+            start_http_server(self.port, addr=self.addr, registry=registry)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            log_event(
+                logging.ERROR,
+                "metrics_port_failed",
+                f"cannot serve metrics on {self.addr}:{self.port}: {exc}",
+                port=self.port,
+                addr=self.addr,
+            )
+            return None
+        self.serving_port = True
+        log_event(
+            logging.INFO,
+            "metrics_serving",
+            f"metrics on http://{self.addr}:{self.port}/metrics",
+            port=self.port,
+            addr=self.addr,
+            multiprocess_dir=str(self.directory),
+        )
+        return True
+
+    def _retry_bind(self) -> None:
+        stop = threading.Event()
+        while not stop.wait(BIND_RETRY_S):
+            if self._try_bind() is not False:
+                return
+
+    # ---- recording ----------------------------------------------------------------------
+    def _set(self, key: str, gauge: Any, value: float) -> None:
+        """Skip unchanged values: most calls repeat the previous verdict."""
+        if self._last.get(key) != value:
+            gauge.set(value)
+            self._last[key] = value
+
+    def request(self, outcome: str, seconds: float, n_rows: int) -> None:
+        self.requests[outcome].inc()
+        self.latency.observe(seconds)
+        self.batch_rows.observe(n_rows)
+
+    def rows_scored(self, by_route: Mapping[str, int], by_reason: Mapping[str, int]) -> None:
+        for route, count in by_route.items():
+            self.rows[labels.route_label(route)].inc(count)
+        for reason, count in by_reason.items():
+            self.rerouted[labels.reason_label(reason)].inc(count)
+
+    def drift_checked(
+        self,
+        scope: str,
+        drifted: bool,
+        score: float,
+        inputs: Iterable[str],
+        concept: bool,
+        estimated_accuracy: float,
+        mean_confidence: float,
+    ) -> None:
+        if scope in self.drift:
+            self._set(f"drift:{scope}", self.drift[scope], float(drifted))
+            self._set(f"score:{scope}", self.score[scope], float(score))
+        flagged = set(inputs)
+        for name, gauge in self.inputs.items():
+            self._set(f"input:{name}", gauge, float(name in flagged))
+        self._set("concept", self.concept, float(concept))
+        if estimated_accuracy == estimated_accuracy:  # NaN while the window warms up: keep the last
+            self.estimated_accuracy.set(estimated_accuracy)
+        if mean_confidence == mean_confidence:
+            self.mean_confidence.set(mean_confidence)
+
+    def component_failed(self, component: str) -> None:
+        self.failures[labels.component_label(component)].inc()
+
+    def model_info(self, identity: Mapping[str, str]) -> None:
+        self.info.labels(*(identity.get(k) or "unknown" for k in INFO_LABELS)).set(1)
+
+
+def metrics_port() -> int | None:
+    """The port from ``PRODUCT_CLASSIFIER_METRICS_PORT``; None when unset; ValueError when not a port."""
+    raw = os.environ.get(METRICS_PORT_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{METRICS_PORT_ENV} must be a TCP port number (1-65535), got {raw!r}")
+    return int(raw)
+
+
+def serving_metrics() -> ServingMetrics | None:
+    """This process's metrics, started on first call when ``PRODUCT_CLASSIFIER_METRICS_PORT`` is set.
+
+    A bad value disables metrics with an error record instead of failing the model load: serving
+    matters more than its metrics.
+    """
+    global _instance
+    with _lock:
+        if _instance is not None:
+            return _instance
+        try:
+            port = metrics_port()
+        except ValueError as exc:
+            log_event(logging.ERROR, "metrics_disabled", str(exc))
+            return None
+        if port is None:
+            return None
+        base = Path(os.environ.get(MULTIPROC_ENV) or tempfile.gettempdir())
+        directory = prepare_multiproc_dir(base, server_start_key())
+        _instance = ServingMetrics(directory, port, os.environ.get(METRICS_ADDR_ENV) or "0.0.0.0")
+        _instance.start_exposition()
+        return _instance
