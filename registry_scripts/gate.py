@@ -357,10 +357,40 @@ def print_result(result: GateResult, name: str) -> None:
         print(f"GATE REFUSED: v{result.candidate} fails {failed}.")
 
 
+def record_result(client: Any, name: str, result: GateResult, args: argparse.Namespace, via: str = "gate") -> None:
+    """The gate's figures on the candidate (version tags) and in the registry's audit history."""
+    from registry_scripts import audit
+
+    checks = [[c.name, c.candidate, c.champion, c.limit, c.passed] for c in result.checks]
+    summary = {
+        "passed": result.passed,
+        "champion": result.champion,
+        "data": result.data[:300],
+        "max_f1_drop": args.max_f1_drop,
+        "max_latency_ratio": args.max_latency_ratio,
+        "failed": [c.name for c in result.checks if not c.passed],
+        "checks": checks,
+    }
+    event = audit.record(client, name, "gate", result.candidate, via=via, gate=summary)
+    audit.tag_version(
+        client,
+        name,
+        result.candidate,
+        {
+            "gate.result": "passed" if result.passed else "refused",
+            "gate.at": event["at"],
+            "gate.by": event["by"],
+            "gate.against": result.champion or "none",
+            "gate.checks": json.dumps(checks, separators=(",", ":")),
+        },
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     client = get_client()
     result = evaluate_gate(
         client, args.registered_model_name, args.candidate, args.data, args.max_f1_drop, args.max_latency_ratio
     )
     print_result(result, args.registered_model_name)
+    record_result(client, args.registered_model_name, result, args)
     return 0 if result.passed else EXIT_REFUSED

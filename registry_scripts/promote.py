@@ -12,7 +12,7 @@ import argparse
 import contextlib
 from typing import Any
 
-from registry_scripts import gate
+from registry_scripts import audit, gate
 from registry_scripts._common import (
     ALIAS_FOR,
     CHALLENGER,
@@ -89,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"v{version} is the current champion; use rollback or promote another version instead")
         print(f"{prefix}set {name} v{version} to Staging (archiving any other Staging version) and alias @{CHALLENGER}")
         if not args.dry_run:
+            challenger = version_by_alias(client, name, CHALLENGER)
             set_stage_and_alias(client, name, version, stage, alias)
+            moves = [(CHALLENGER, str(challenger.version) if challenger else None, version)]
+            event = audit.record(client, name, "promote", version, moves, stage=stage, forced=False)
+            audit.tag_version(
+                client, name, version, {"promoted_to_staging_at": event["at"], "promoted_to_staging_by": event["by"]}
+            )
             print(f"promoted {name} v{version} to Staging; models:/{name}@{CHALLENGER} now resolves to it")
         return 0
 
@@ -99,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"running the gate for v{version} against the champion (skip with --force)...")
         result = gate.evaluate_gate(client, name, int(version), args.data, args.max_f1_drop, args.max_latency_ratio)
         gate.print_result(result, name)
+        if not args.dry_run:
+            gate.record_result(client, name, result, args, via="promote")
         if not result.passed:
             print(f"not promoted: {name} v{version} was refused by the gate (see the table above).")
             return gate.EXIT_REFUSED
@@ -117,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             raise explain_mlflow_error(exc, "remove alias @challenger from", name) from exc
         print(f"removed alias @{CHALLENGER} from v{version}")
+    moves = [(CHAMPION, champion_version, version)]
+    if CHALLENGER in (mv.aliases or []):
+        moves.append((CHALLENGER, version, None))
+    event = audit.record(client, name, "promote", version, moves, stage=stage, forced=bool(args.force))
+    audit.tag_version(client, name, version, {"promoted_to_production_by": event["by"]})
     print(
         f"promoted {name} v{version} to Production; models:/{name}@{CHAMPION} and models:/{name}/Production "
         f"now resolve to it" + (f" (previous champion v{champion_version}, archived)" if champion_version else "")

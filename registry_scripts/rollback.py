@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from registry_scripts import audit
 from registry_scripts._common import (
     CHAMPION,
     TAG_PREVIOUS_CHAMPION,
@@ -29,8 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def previous_champion(client: Any, name: str, champion: Any) -> Any:
-    """The version to go back to, or a CommandError explaining that there is none."""
+    """The version to go back to, or a CommandError explaining that there is none.
+
+    The audit history decides first (the champion before this one, with earlier rollbacks undone);
+    versions promoted before the history existed fall back to the tags ``promote`` writes.
+    """
     versions = {str(v.version): v for v in all_versions(client, name)}
+    from_history = audit.previous_champion_version(audit.history(client, name), str(champion.version))
+    if from_history in versions:
+        return versions[from_history]
     recorded = (champion.tags or {}).get(TAG_PREVIOUS_CHAMPION)
     if recorded and recorded in versions:
         return versions[recorded]
@@ -66,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
         client.set_model_version_tag(name, current, TAG_ROLLED_BACK_AT, now_iso())
     except Exception as exc:
         raise explain_mlflow_error(exc, "tag", name) from exc
+    event = audit.record(client, name, "rollback", back, [(CHAMPION, current, back)], stage="Production")
+    audit.tag_version(client, name, current, {"rolled_back_by": event["by"]})
     print(f"rolled back: models:/{name}@{CHAMPION} and models:/{name}/Production now resolve to v{back}")
     return 0
