@@ -134,6 +134,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def summarize_run(spark: SparkSession, args: argparse.Namespace, rows: int, seconds: float) -> dict[str, Any]:
+    """Drift and routing summary next to the output (and on the MLflow run, if one is active)."""
+    from pyfunc_model.observability import batch_summary
+
+    summary = batch_summary.summarize_predictions(spark.read.parquet(args.output), PREDICTION_COLUMN)
+    path = batch_summary.write_summary(summary, args.output)
+    job = {"model_uri": args.model_uri, "input": args.input, "output": args.output, "seconds": round(seconds, 2)}
+    run_id = batch_summary.log_to_mlflow(summary, job)
+    log.info(
+        "routes %s, drift on %d of %d rows, summary -> %s",
+        summary["rows_by_model_used"],
+        summary["drift_rows"],
+        rows,
+        str(path) if path else (f"MLflow run {run_id}" if run_id else "(none: remote output and no MLflow run)"),
+    )
+    return {"summary": str(path) if path else None, "mlflow_run_id": run_id}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
@@ -149,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info(
             "scored %d rows in %.1fs (%.0f rows/s incl. model load) -> %s", rows, seconds, rows / seconds, args.output
         )
-        print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "output": args.output}))
+        report = summarize_run(spark, args, rows, seconds)
+        print(json.dumps({"rows": rows, "seconds": round(seconds, 2), "output": args.output, **report}))
     finally:
         spark.stop()
     return 0
