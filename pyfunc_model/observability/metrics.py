@@ -211,6 +211,7 @@ class ServingMetrics:
         for gauge in (*self.drift.values(), *self.score.values(), *self.inputs.values(), concept):
             gauge.set(0)
         self._last: dict[str, float] = {}
+        self._set_lock = threading.Lock()  # predict runs in threads: cache and gauge must not disagree
 
     # ---- exposition ---------------------------------------------------------------------
     def start_exposition(self) -> None:
@@ -258,9 +259,10 @@ class ServingMetrics:
     # ---- recording ----------------------------------------------------------------------
     def _set(self, key: str, gauge: Any, value: float) -> None:
         """Skip unchanged values: most calls repeat the previous verdict."""
-        if self._last.get(key) != value:
-            gauge.set(value)
-            self._last[key] = value
+        with self._set_lock:
+            if self._last.get(key) != value:
+                gauge.set(value)
+                self._last[key] = value
 
     def request(self, outcome: str, seconds: float, n_rows: int) -> None:
         self.requests[outcome].inc()
