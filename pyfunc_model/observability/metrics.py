@@ -173,8 +173,8 @@ class ServingMetrics:
         )
         inputs = Gauge(
             f"{PREFIX}drift_input_drifted",
-            "1 when the latest check flagged this input field.",
-            ["input"],
+            "1 when the latest check of this scope flagged this input field.",
+            ["scope", "input"],
             multiprocess_mode="livemax",
             registry=None,
         )
@@ -206,7 +206,7 @@ class ServingMetrics:
         )
         self.drift = {s: drift.labels(s) for s in labels.SCOPES}
         self.score = {s: score.labels(s) for s in labels.SCOPES}
-        self.inputs = {i: inputs.labels(i) for i in labels.MONITORED_INPUTS}
+        self.inputs = {(s, i): inputs.labels(s, i) for s in labels.SCOPES for i in labels.MONITORED_INPUTS}
         self.concept = concept
         for gauge in (*self.drift.values(), *self.score.values(), *self.inputs.values(), concept):
             gauge.set(0)
@@ -288,9 +288,9 @@ class ServingMetrics:
         if scope in self.drift:
             self._set(f"drift:{scope}", self.drift[scope], float(drifted))
             self._set(f"score:{scope}", self.score[scope], float(score))
-        flagged = set(inputs)
-        for name, gauge in self.inputs.items():
-            self._set(f"input:{name}", gauge, float(name in flagged))
+            flagged = set(inputs)
+            for name in labels.MONITORED_INPUTS:
+                self._set(f"input:{scope}:{name}", self.inputs[(scope, name)], float(name in flagged))
         self._set("concept", self.concept, float(concept))
         if estimated_accuracy == estimated_accuracy:  # NaN while the window warms up: keep the last
             self.estimated_accuracy.set(estimated_accuracy)

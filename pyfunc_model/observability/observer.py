@@ -34,7 +34,7 @@ class Observer:
     def __init__(self, metrics: ServingMetrics | None = None) -> None:
         self.metrics = metrics
         self.failures = FailureReporter()
-        self._drifted = False
+        self._drifted: dict[str, bool] = {}  # per scope: batch and window verdicts are independent
         self._lock = threading.Lock()
 
     # ---- predict ------------------------------------------------------------------------
@@ -66,7 +66,8 @@ class Observer:
         """Log verdict changes (off -> on, on -> off) once per change; update the drift gauges."""
         drifted = bool(verdict.drifted)
         with self._lock:
-            changed, self._drifted = drifted != self._drifted, drifted
+            changed = drifted != self._drifted.get(verdict.scope, False)
+            self._drifted[verdict.scope] = drifted
         details = getattr(verdict, "details", None) or {}
         if changed:
             log_event(
