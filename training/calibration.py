@@ -7,6 +7,9 @@ from scipy.optimize import minimize_scalar
 
 from pyfunc_model.chain import softmax
 
+#: Search range of the temperature (a bounded 1-d search on log T).
+TEMPERATURE_BOUNDS = (0.25, 8.0)
+
 
 def fit_temperature(raw_scores: np.ndarray, y_idx: np.ndarray) -> float:
     """The T minimising validation log-loss of softmax(raw / T); 1.0 means "already calibrated"."""
@@ -15,5 +18,5 @@ def fit_temperature(raw_scores: np.ndarray, y_idx: np.ndarray) -> float:
         p = softmax(raw_scores, float(np.exp(log_t)))
         return float(-np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-12, None)).mean())
 
-    res = minimize_scalar(nll, bounds=(np.log(0.25), np.log(8.0)), method="bounded")
+    res = minimize_scalar(nll, bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded")
     return float(np.exp(res.x))

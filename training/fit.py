@@ -31,6 +31,17 @@ PRIMARY_PARAMS: dict[str, object] = {
     "seed": 0,
     "deterministic": True,
 }
+#: Boosting rounds: an upper bound, early stopping picks the number.
+MAX_ROUNDS = 2000
+EARLY_STOPPING_ROUNDS = 100
+#: The tabular fallback: small (capped leaves) so the artifact and serving memory stay small.
+FOREST_PARAMS: dict[str, object] = {
+    "n_estimators": 60,
+    "max_leaf_nodes": 512,
+    "min_samples_leaf": 3,
+    "n_jobs": 2,
+    "random_state": 0,
+}
 
 
 def fit_primary(
@@ -41,8 +52,8 @@ def fit_primary(
     n_classes: int,
     categorical: list[int],
     feature_names: list[str],
-    max_rounds: int = 2000,
-    early_stopping: int = 100,
+    max_rounds: int = MAX_ROUNDS,
+    early_stopping: int = EARLY_STOPPING_ROUNDS,
 ) -> lgb.Booster:
     """LightGBM multiclass with early stopping on the validation split."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}
@@ -67,7 +78,7 @@ def fit_fallbacks(
     The forest is kept small (capped leaves) so the artifact and serving memory stay small;
     it answers only when the title cannot be used.
     """
-    rf = RandomForestClassifier(n_estimators=60, max_leaf_nodes=512, min_samples_leaf=3, n_jobs=2, random_state=0)
+    rf = RandomForestClassifier(**FOREST_PARAMS)
     rf.fit(forest_input(X_fit[:, : features.n_tabular]), y)
     rf.n_jobs = 1  # serving: no thread pool per call
     return Fallbacks(

@@ -33,12 +33,15 @@ from training.baseline import fit_title_baseline
 from training.calibration import fit_temperature
 from training.data import Fingerprint, load_products, title_group_split, title_only
 from training.evaluate import confusion_plot, expected_calibration_error, macro_f1, per_class_report
-from training.fit import PRIMARY_PARAMS, fit_fallbacks, fit_primary
+from training.fit import fit_fallbacks, fit_primary
 from training.log_model import log_bundle
+from training.run_params import model_params
 from training.synthetic import generate_synthetic_products
 
 log = logging.getLogger("training")
 SYNTHETIC = "synthetic"
+#: Share of the training rows (grouped by title) held back for early stopping and calibration.
+VALIDATION_SHARE = 0.15
 
 
 def load(data: str, synthetic_rows: int) -> tuple[pd.DataFrame, Fingerprint]:
@@ -76,7 +79,9 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     classes = features.classes_
     y = train_aug[LABEL].map({c: i for i, c in enumerate(classes)}).to_numpy()
     groups = normalize_title(train_aug["title"]).to_numpy()
-    fit_rows, valid_rows = next(GroupShuffleSplit(1, test_size=0.15, random_state=seed + 1).split(X, groups=groups))
+    fit_rows, valid_rows = next(
+        GroupShuffleSplit(1, test_size=VALIDATION_SHARE, random_state=seed + 1).split(X, groups=groups)
+    )
     progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
 
     progress.info("training LightGBM primary with early stopping on %d validation rows...", len(valid_rows))
@@ -147,10 +152,10 @@ def train(
                 "data_rows": fingerprint.rows,
                 "test_size": test_size,
                 "seed": seed,
-                **{f"lgb_{k}": v for k, v in PRIMARY_PARAMS.items()},
             }
         )
         fitted = fit_model(train_df, seed)
+        mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
         mlflow.log_params({"best_iteration": fitted.best_iteration, "temperature": round(fitted.temperature, 4)})
         train_seconds = time.perf_counter() - t0
 
