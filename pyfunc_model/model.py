@@ -27,6 +27,7 @@ from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.params import PredictParams
+from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
 from pyfunc_model.signature import OUTPUT_COLUMNS
 
 #: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
@@ -61,6 +62,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.features = bundle.features
         self.classes = bundle.classes
         self.temperature = float(bundle.metadata.get("temperature", 1.0))
+        self.review_threshold = model_threshold(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
@@ -100,7 +102,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
 
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
         result = run_chain(primary_proba, start, reasons, self._scorers(frame, X), opts.confidence_threshold)
-        return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons)
+        review = opts.review_threshold if opts.review_threshold != USE_MODEL_THRESHOLD else self.review_threshold
+        return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons, review)
 
     def _features(self, frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
         try:
@@ -185,6 +188,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         fallback_reason: np.ndarray,
         verdict: DriftVerdict,
         row_reasons: RowFlags,
+        review_threshold: float,
     ) -> pd.DataFrame:
         n = len(proba)
         best = proba.argmax(axis=1)
@@ -201,6 +205,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             "drift_score": np.full(n, float(verdict.score)),
             "ood_reasons": row_reasons.joined(";"),
         }
+        columns["needs_review"] = needs_review(columns["confidence"], columns["model_used"], review_threshold)
         index = pd.RangeIndex(n)
         # object Series: pandas 3 would convert every string column to Arrow and back again
         return pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})

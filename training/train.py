@@ -29,12 +29,24 @@ from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
 from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
-from training.baseline import fit_title_baseline
+from training.baseline import title_baselines
 from training.calibration import fit_temperature
+from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, load_products, title_group_split, title_only
-from training.evaluate import confusion_plot, expected_calibration_error, macro_f1, per_class_report
+from training.evaluate import (
+    INPUT_SET_TITLES,
+    INPUT_SETS,
+    confusion_plot,
+    per_class_f1,
+    per_class_f1_plot,
+    per_class_report,
+    quality_metrics,
+    reliability_plot,
+    score_frame,
+)
 from training.fit import fit_fallbacks, fit_primary
 from training.log_model import log_bundle
+from training.review_threshold import validation_thresholds
 from training.run_params import model_params
 from training.synthetic import generate_synthetic_products
 
@@ -94,6 +106,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     progress.info(
         "primary: %d rounds, temperature %.3f (%.1fs)", booster.best_iteration, temperature, time.perf_counter() - t0
     )
+    thresholds = validation_thresholds(softmax(raw_valid, temperature), y[valid_rows], valid_rows >= len(train_df))
 
     progress.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
@@ -119,6 +132,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
             "temperature": temperature,
             "best_iteration": booster.best_iteration,
             "feature_names": names,
+            **thresholds,
         },
     )
     return FittedModel(bundle, booster.best_iteration, temperature)
@@ -131,6 +145,7 @@ def train(
     seed: int = 42,
     synthetic_rows: int = 3000,
     experiment: str = "product-classifier",
+    cv: int = 0,
 ) -> str:
     """Run the whole training job; returns the MLflow run id."""
     t0 = time.perf_counter()
@@ -154,7 +169,13 @@ def train(
                 "seed": seed,
             }
         )
-        fitted = fit_model(train_df, seed)
+        if cv:  # the folds and the final model train side by side
+            table, fitted = cross_validate(frame, cv, seed, final_train=train_df)
+            with tempfile.TemporaryDirectory() as tmp:
+                for key, value in log_cv(table, Path(tmp)).items():
+                    log.info("  %-40s %.4f", key, value)
+        else:
+            fitted = fit_model(train_df, seed)
         mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
         mlflow.log_params({"best_iteration": fitted.best_iteration, "temperature": round(fitted.temperature, 4)})
         train_seconds = time.perf_counter() - t0
@@ -188,32 +209,35 @@ def evaluate(
     """Score the assembled model (features, primary, chain) on the test split; log reports and plots."""
     model = ProductClassifierModel()
     model.setup(bundle)
-    index = {c: i for i, c in enumerate(classes)}
-    test_df = test_df[test_df[LABEL].isin(index)].reset_index(drop=True)
+    test_df = test_df[test_df[LABEL].isin(set(classes))].reset_index(drop=True)
     y = test_df[LABEL].to_numpy()
     metrics: dict[str, float] = {}
+    reliability, f1_by_class = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for suffix, frame in (("", test_df), ("_title_only", title_only(test_df))):
-            out = model.predict(None, frame.drop(columns=LABEL))
-            proba = np.vstack([[row[str(c)] for c in classes] for row in out["probabilities"]])
-            pred = out["category"].to_numpy()
-            metrics[f"macro_f1{suffix}"] = macro_f1(y, pred)
-            metrics[f"accuracy{suffix}"] = float((pred == y).mean())
-            metrics[f"ece{suffix}"] = expected_calibration_error(proba, test_df[LABEL].map(index).to_numpy())
-            metrics[f"primary_share{suffix}"] = float((out["model_used"] == "primary").mean())
-            mlflow.log_dict(per_class_report(y, pred), f"reports/per_class{suffix or '_all_fields'}.json")
+        for suffix, reduce in INPUT_SETS.items():
+            scored = score_frame(model, reduce(test_df).drop(columns=LABEL), classes)
+            metrics.update(quality_metrics(y, scored, classes, suffix))
+            name = INPUT_SET_TITLES[suffix]
+            mlflow.log_dict(per_class_report(y, scored.pred), f"reports/per_class{suffix or '_all_fields'}.json")
             png = confusion_plot(
                 y,
-                pred,
+                scored.pred,
                 [str(c) for c in classes],
                 Path(tmp) / f"confusion{suffix or '_all_fields'}.png",
-                f"confusion matrix ({'title only' if suffix else 'all fields'})",
+                f"confusion matrix ({name})",
             )
             mlflow.log_artifact(str(png), "plots")
-    t = time.perf_counter()
-    baseline = fit_title_baseline(train_df["title"], train_df[LABEL])
-    metrics["baseline_macro_f1_title_only"] = macro_f1(y, baseline.predict(test_df["title"].fillna("")))
-    metrics["baseline_fit_seconds"] = time.perf_counter() - t
+            reliability[name] = (scored.proba.max(axis=1), scored.pred == y)
+            f1_by_class[f"primary, {name}"] = per_class_f1(y, scored.pred, classes)
+        t = time.perf_counter()
+        baselines = title_baselines(train_df, test_df, classes)
+        metrics["baseline_fit_seconds"] = time.perf_counter() - t
+        metrics.update(baselines.metrics)
+        f1_by_class["TF-IDF + LinearSVC, title only"] = baselines.per_class_f1
+        mlflow.log_artifact(str(reliability_plot(reliability, Path(tmp) / "reliability.png")), "plots")
+        png = per_class_f1_plot(f1_by_class, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
+        mlflow.log_artifact(str(png), "plots")
+    metrics["review_threshold"] = model.review_threshold
     return metrics
 
 
@@ -225,11 +249,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-size", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--synthetic-rows", type=int, default=3000)
+    parser.add_argument("--cv", type=int, default=0, help="also evaluate on this many title-grouped folds (0: off)")
     args = parser.parse_args(argv)
+    if args.cv == 1 or args.cv < 0:
+        parser.error("--cv must be 0 (off) or at least 2 folds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     log.info("tracking URI: %s", mlflow.get_tracking_uri())
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    train(args.data, args.registered_model_name, args.test_size, args.seed, args.synthetic_rows, args.experiment)
+    train(
+        args.data, args.registered_model_name, args.test_size, args.seed, args.synthetic_rows, args.experiment, args.cv
+    )
     return 0
 
 
