@@ -38,8 +38,10 @@ class PredictParams:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
             raise _bad("confidence_threshold", f"must be a number between 0 and 1, got {threshold!r}")
         review = params.get("review_threshold", cls.review_threshold)
-        if isinstance(review, bool) or not isinstance(review, int | float) or not (
-            review == USE_MODEL_THRESHOLD or 0.0 <= review <= 1.0
+        if (
+            isinstance(review, bool)
+            or not isinstance(review, int | float)
+            or not (review == USE_MODEL_THRESHOLD or 0.0 <= review <= 1.0)
         ):
             raise _bad("review_threshold", f"must be a number between 0 and 1 (or -1: the model's own), got {review!r}")
         return cls(
