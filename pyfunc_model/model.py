@@ -29,6 +29,7 @@ from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.params import PredictParams
 from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
 from pyfunc_model.signature import OUTPUT_COLUMNS
+from pyfunc_model.temperature import row_temperatures, share_column
 
 #: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
 TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
@@ -61,7 +62,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         """Make the model ready from a bundle (used by ``load_context`` and by training)."""
         self.features = bundle.features
         self.classes = bundle.classes
-        self.temperature = float(bundle.metadata.get("temperature", 1.0))
+        self.metadata = bundle.metadata
+        self.share_column = share_column(list(self.features.get_feature_names_out()))
         self.review_threshold = model_threshold(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.fallbacks = bundle.fallbacks
@@ -118,7 +120,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             raw = self.booster.predict(
                 X, raw_score=True, num_threads=1 if n < SINGLE_THREAD_ROWS else 0, validate_features=False
             )
-            return softmax(np.asarray(raw, dtype="float64").reshape(n, k), self.temperature), ""
+            temperatures = row_temperatures(X, self.share_column, self.metadata)
+            return softmax(np.asarray(raw, dtype="float64").reshape(n, k), temperatures), ""
         except Exception as exc:
             return np.full((n, k), np.nan), f"primary_error:{type(exc).__name__}"
 

@@ -29,8 +29,15 @@ from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
 from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
+from pyfunc_model.temperature import (
+    TEMPERATURE_KEY,
+    UNKNOWN_SUBCATEGORY_KEY,
+    known_subcategory,
+    row_temperatures,
+    share_column,
+)
 from training.baseline import title_baselines
-from training.calibration import fit_temperature
+from training.calibration import fit_group_temperatures
 from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, load_products, title_group_split, title_only
 from training.evaluate import (
@@ -102,11 +109,14 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         X[fit_rows], y[fit_rows], X[valid_rows], y[valid_rows], len(classes), features.categorical_indices, names
     )
     raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
-    temperature = fit_temperature(raw_valid, y[valid_rows])
+    known = known_subcategory(X[valid_rows], share_column(names))
+    temperatures = fit_group_temperatures(raw_valid, y[valid_rows], known)
+    temperature = temperatures[TEMPERATURE_KEY]
     progress.info(
-        "primary: %d rounds, temperature %.3f (%.1fs)", booster.best_iteration, temperature, time.perf_counter() - t0
+        "primary: %d rounds, temperatures %s (%.1fs)", booster.best_iteration, temperatures, time.perf_counter() - t0
     )
-    thresholds = validation_thresholds(softmax(raw_valid, temperature), y[valid_rows], valid_rows >= len(train_df))
+    valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
+    thresholds = validation_thresholds(valid_proba, y[valid_rows], valid_rows >= len(train_df))
 
     progress.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
@@ -114,7 +124,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
 
     progress.info("computing drift reference...")
     plain_valid = valid_rows[valid_rows < len(train_df)]  # validation rows with all their fields
-    val_proba = softmax(raw_valid, temperature)[np.isin(valid_rows, plain_valid)]
+    val_proba = valid_proba[np.isin(valid_rows, plain_valid)]
     prior = train_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
     reference = build_reference(
         prepared.iloc[: len(train_df)],
@@ -129,7 +139,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         drift_reference=reference.to_dict(),
         metadata={
             "classes": [str(c) for c in classes],
-            "temperature": temperature,
+            **temperatures,
             "best_iteration": booster.best_iteration,
             "feature_names": names,
             **thresholds,
@@ -177,7 +187,11 @@ def train(
         else:
             fitted = fit_model(train_df, seed)
         mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
-        mlflow.log_params({"best_iteration": fitted.best_iteration, "temperature": round(fitted.temperature, 4)})
+        metadata = fitted.bundle.metadata
+        mlflow.log_params(
+            {"best_iteration": fitted.best_iteration}
+            | {key: round(metadata[key], 4) for key in (TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY)}
+        )
         train_seconds = time.perf_counter() - t0
 
         log.info("evaluating on the held-out split...")
