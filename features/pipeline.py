@@ -15,7 +15,7 @@ from features.hashing import BrandPriceCross, HashingEncoder
 from features.numeric import NumericFeatures
 from features.schema import CATEGORICAL_FIELDS, TITLE, RowFlags, clean_input
 from features.target import HashedTargetEncoder
-from features.text import derive_brand
+from features.text import derive_brand, normalize_title
 from features.title import TitleStats, TitleTextScorer
 
 
@@ -58,7 +58,9 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     def _make_blocks(self) -> None:
         self.hashing_ = HashingEncoder(n_buckets=self.n_buckets)
         self.cross_ = BrandPriceCross(n_bins=self.n_price_bins, n_buckets=2 * self.n_buckets)
-        self.subcategory_shares_ = HashedTargetEncoder(n_buckets=self.n_buckets)
+        self.subcategory_shares_ = HashedTargetEncoder(
+            n_buckets=self.n_buckets, cv=self.n_splits, random_state=self.random_state
+        )
         self.numeric_ = NumericFeatures()
         self.title_stats_ = TitleStats()
         self.text_ = TitleTextScorer(
@@ -70,7 +72,8 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         return self
 
     def fit_transform(self, X: pd.DataFrame, y: object = None, **fit_params: object) -> np.ndarray:
-        """Fit every block; text scores are out-of-fold (see :class:`TitleTextScorer`)."""
+        """Fit every block. The label-derived columns (sub-category shares, text scores) are
+        out-of-fold, folds grouped by normalised title; ``transform`` uses the full fits."""
         if y is None:
             raise ValueError("ProductFeatures needs the labels y to fit the title text scorer")
         self._make_blocks()
@@ -78,23 +81,27 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         cat = frame[list(CATEGORICAL_FIELDS)]
         self.hashing_.fit(cat)
         self.cross_.fit(frame)
-        self.subcategory_shares_.fit(frame["subcategory"], np.asarray(y))
+        groups = normalize_title(frame[TITLE]).to_numpy()
+        shares = self.subcategory_shares_.fit_transform(frame["subcategory"], np.asarray(y), groups=groups)
         self.numeric_.fit(frame)
         self.title_stats_.fit(frame)
         text_scores = self.text_.fit_transform(frame, np.asarray(y))
         self.classes_ = self.text_.classes_
         self.n_features_in_ = len(X.columns)
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
-        return np.hstack([self.tabular(frame), text_scores])
+        return np.hstack([self._tabular(frame, shares), text_scores])
 
     def tabular(self, frame: pd.DataFrame) -> np.ndarray:
         """The columns that do not come from the title scorer (the random forest's input),
         for a frame that already went through :meth:`prepare`."""
+        return self._tabular(frame, self.subcategory_shares_.transform(frame["subcategory"]))
+
+    def _tabular(self, frame: pd.DataFrame, subcategory_shares: np.ndarray) -> np.ndarray:
         return np.hstack(
             [
                 self.hashing_.transform_columns(frame),
                 self.cross_.transform(frame),
-                self.subcategory_shares_.transform(frame["subcategory"]),
+                subcategory_shares,
                 self.numeric_.transform(frame),
                 self.title_stats_.transform(frame),
             ]

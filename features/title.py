@@ -111,10 +111,12 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         max_features: int | None = 100_000,
         C: float = 0.5,
         naive_bayes: bool = True,
+        nb_alpha: float = 0.3,
         n_splits: int = 5,
         random_state: int = 0,
     ) -> None:
         self.naive_bayes = naive_bayes
+        self.nb_alpha = nb_alpha
         self.max_features = max_features
         self.C = C
         self.n_splits = n_splits
@@ -131,7 +133,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     def _new_models(self) -> list:
         models: list = [self._new_model()]
         if self.naive_bayes:
-            models.append(ComplementNB(alpha=0.3))
+            models.append(ComplementNB(alpha=self.nb_alpha))
         return models
 
     def fit(self, X: object, y: object) -> TitleTextScorer:

@@ -35,6 +35,7 @@ PREDICTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("drift_detected", "boolean"),
     ("drift_score", "double"),
     ("ood_reasons", "string"),
+    ("needs_review", "boolean"),
 )
 RESULT_TYPE = ", ".join(f"{name} {dtype}" for name, dtype in PREDICTION_FIELDS)
 

@@ -28,7 +28,9 @@ from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.observability import Observer, observe_loaded_model
 from pyfunc_model.params import PredictParams
+from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
 from pyfunc_model.signature import OUTPUT_COLUMNS
+from pyfunc_model.temperature import row_temperatures, share_column
 
 #: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
 TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
@@ -62,7 +64,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         """Make the model ready from a bundle (used by ``load_context`` and by training)."""
         self.features = bundle.features
         self.classes = bundle.classes
-        self.temperature = float(bundle.metadata.get("temperature", 1.0))
+        self.metadata = bundle.metadata
+        self.share_column = share_column(list(self.features.get_feature_names_out()))
+        self.review_threshold = model_threshold(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
@@ -108,7 +112,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
         scorers = self.observer.watch_scorers(self._scorers(frame, X))
         result = run_chain(primary_proba, start, reasons, scorers, opts.confidence_threshold)
-        return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons)
+        review = opts.review_threshold if opts.review_threshold != USE_MODEL_THRESHOLD else self.review_threshold
+        return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons, review)
 
     def _features(self, frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
         try:
@@ -124,7 +129,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             raw = self.booster.predict(
                 X, raw_score=True, num_threads=1 if n < SINGLE_THREAD_ROWS else 0, validate_features=False
             )
-            return softmax(np.asarray(raw, dtype="float64").reshape(n, k), self.temperature), ""
+            temperatures = row_temperatures(X, self.share_column, self.metadata)
+            return softmax(np.asarray(raw, dtype="float64").reshape(n, k), temperatures), ""
         except Exception as exc:
             self.observer.failed("primary", exc)
             return np.full((n, k), np.nan), f"primary_error:{type(exc).__name__}"
@@ -195,6 +201,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         fallback_reason: np.ndarray,
         verdict: DriftVerdict,
         row_reasons: RowFlags,
+        review_threshold: float,
     ) -> pd.DataFrame:
         n = len(proba)
         best = proba.argmax(axis=1)
@@ -211,6 +218,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             "drift_score": np.full(n, float(verdict.score)),
             "ood_reasons": row_reasons.joined(";"),
         }
+        columns["needs_review"] = needs_review(columns["confidence"], columns["model_used"], review_threshold)
         index = pd.RangeIndex(n)
         # object Series: pandas 3 would convert every string column to Arrow and back again
         return pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})

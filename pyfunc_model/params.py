@@ -9,6 +9,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.types.schema import ParamSchema, ParamSpec
 
+from pyfunc_model.review import USE_MODEL_THRESHOLD
+
 ON_DRIFT_CHOICES = ("flag", "fallback")
 
 
@@ -19,6 +21,8 @@ class PredictParams:
     on_drift: str = "flag"
     drift_window: int = 1000
     confidence_threshold: float = 0.0
+    #: auto-accept confidence; -1 means the threshold chosen in training (artifact metadata)
+    review_threshold: float = USE_MODEL_THRESHOLD
 
     @classmethod
     def from_request(cls, params: dict[str, Any] | None) -> PredictParams:
@@ -33,7 +37,19 @@ class PredictParams:
         threshold = params.get("confidence_threshold", cls.confidence_threshold)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
             raise _bad("confidence_threshold", f"must be a number between 0 and 1, got {threshold!r}")
-        return cls(on_drift=on_drift, drift_window=window, confidence_threshold=float(threshold))
+        review = params.get("review_threshold", cls.review_threshold)
+        if (
+            isinstance(review, bool)
+            or not isinstance(review, int | float)
+            or not (review == USE_MODEL_THRESHOLD or 0.0 <= review <= 1.0)
+        ):
+            raise _bad("review_threshold", f"must be a number between 0 and 1 (or -1: the model's own), got {review!r}")
+        return cls(
+            on_drift=on_drift,
+            drift_window=window,
+            confidence_threshold=float(threshold),
+            review_threshold=float(review),
+        )
 
 
 def _bad(name: str, reason: str) -> MlflowException:
@@ -48,5 +64,6 @@ def param_schema() -> ParamSchema:
             ParamSpec("on_drift", "string", d.on_drift),
             ParamSpec("drift_window", "long", d.drift_window),
             ParamSpec("confidence_threshold", "double", d.confidence_threshold),
+            ParamSpec("review_threshold", "double", d.review_threshold),
         ]
     )

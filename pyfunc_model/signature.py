@@ -24,6 +24,7 @@ OUTPUT_COLUMNS = (
     "drift_detected",
     "drift_score",
     "ood_reasons",
+    "needs_review",
 )
 
 
@@ -42,6 +43,7 @@ def model_signature() -> ModelSignature:
             ColSpec("boolean", "drift_detected"),
             ColSpec("double", "drift_score"),
             ColSpec("string", "ood_reasons"),
+            ColSpec("boolean", "needs_review"),
         ]
     )
     return ModelSignature(inputs=inputs, outputs=outputs, params=param_schema())

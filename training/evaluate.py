@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -9,7 +11,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PythonModel
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
+
+from training.data import title_only
+from training.review_threshold import coverage_at_precision
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -50,3 +57,111 @@ def confusion_plot(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def without_subcategory(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same rows with the sub-category removed (it maps almost one-to-one to the category)."""
+    out = frame.copy()
+    out["subcategory"] = None
+    return out
+
+
+#: The three input sets quality is reported on: metric-name suffix -> how test rows are reduced.
+INPUT_SETS: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "": lambda frame: frame,
+    "_title_only": title_only,
+    "_no_subcategory": without_subcategory,
+}
+INPUT_SET_TITLES = {"": "all fields", "_title_only": "title only", "_no_subcategory": "all but sub-category"}
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The assembled model's answers on one input set, as arrays aligned with the labels."""
+
+    proba: np.ndarray
+    pred: np.ndarray
+    model_used: np.ndarray
+    needs_review: np.ndarray
+
+
+def score_frame(model: PythonModel, frame: pd.DataFrame, classes: np.ndarray) -> Scored:
+    out = model.predict(None, frame)
+    proba = np.vstack([[row[str(c)] for c in classes] for row in out["probabilities"]])
+    return Scored(
+        proba, out["category"].to_numpy(), out["model_used"].to_numpy(), out["needs_review"].to_numpy(dtype=bool)
+    )
+
+
+def quality_metrics(y: np.ndarray, scored: Scored, classes: np.ndarray, suffix: str) -> dict[str, float]:
+    """Macro-F1, accuracy, ECE, primary share, and what the served review threshold does here."""
+    y_idx = np.searchsorted(classes, y)
+    correct = scored.pred == y
+    accepted = ~scored.needs_review
+    return {
+        f"macro_f1{suffix}": macro_f1(y, scored.pred),
+        f"accuracy{suffix}": float(correct.mean()),
+        f"ece{suffix}": expected_calibration_error(scored.proba, y_idx),
+        f"primary_share{suffix}": float((scored.model_used == "primary").mean()),
+        f"review_coverage{suffix}": float(accepted.mean()),
+        f"review_precision{suffix}": float(correct[accepted].mean()) if accepted.any() else float("nan"),
+        f"coverage_at_98{suffix}": coverage_at_precision(scored.proba.max(axis=1), correct),
+    }
+
+
+def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str | Path, n_bins: int = 15) -> Path:
+    """Accuracy against confidence per equal-width bin, one line per input set; the diagonal is perfect.
+
+    ``curves``: label -> (confidence, correct). Marker area shows how many rows a bin holds.
+    """
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfectly calibrated")
+    for label, (conf, correct) in curves.items():
+        bins = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+        used = np.unique(bins)
+        mean_conf = np.array([conf[bins == b].mean() for b in used])
+        accuracy = np.array([correct[bins == b].mean() for b in used])
+        counts = np.array([(bins == b).sum() for b in used])
+        ece = float(np.sum(counts / len(conf) * np.abs(accuracy - mean_conf)))
+        line = ax.plot(mean_conf, accuracy, marker="", label=f"{label} (ECE {ece:.3f}, n={len(conf)})")[0]
+        ax.scatter(mean_conf, accuracy, s=20 + 300 * counts / counts.max(), color=line.get_color(), alpha=0.6)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (mean per bin)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("reliability diagram (held-out split)")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def per_class_f1_plot(scores: dict[str, dict[str, float]], path: str | Path, title: str) -> Path:
+    """Horizontal bars of F1 per class, one bar per series (e.g. title only, all fields, baseline),
+    classes sorted by the first series so the weak ones are at the top."""
+    series = list(scores)
+    classes = sorted(scores[series[0]], key=lambda c: scores[series[0]][c])
+    height = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=(8, max(4, 0.35 * len(classes) * max(1, len(series) / 2))))
+    for i, name in enumerate(series):
+        ys = np.arange(len(classes)) + i * height
+        ax.barh(ys, [scores[name].get(c, 0.0) for c in classes], height=height, label=name)
+    ax.set_yticks(np.arange(len(classes)) + height * (len(series) - 1) / 2, classes, fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("F1")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def per_class_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict[str, float]:
+    labels = [str(c) for c in classes]
+    scores = f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)
+    return dict(zip(labels, (float(s) for s in scores), strict=True))

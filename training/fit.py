@@ -31,6 +31,19 @@ PRIMARY_PARAMS: dict[str, object] = {
     "seed": 0,
     "deterministic": True,
 }
+#: Weight of the title-only copy of each training row in the booster's loss (the row itself: 1).
+TITLE_ONLY_WEIGHT = 1.0
+#: Boosting rounds: an upper bound, early stopping picks the number.
+MAX_ROUNDS = 2000
+EARLY_STOPPING_ROUNDS = 100
+#: The tabular fallback: small (capped leaves) so the artifact and serving memory stay small.
+FOREST_PARAMS: dict[str, object] = {
+    "n_estimators": 60,
+    "max_leaf_nodes": 512,
+    "min_samples_leaf": 3,
+    "n_jobs": 2,
+    "random_state": 0,
+}
 
 
 def fit_primary(
@@ -41,15 +54,17 @@ def fit_primary(
     n_classes: int,
     categorical: list[int],
     feature_names: list[str],
-    max_rounds: int = 2000,
-    early_stopping: int = 100,
+    max_rounds: int = MAX_ROUNDS,
+    early_stopping: int = EARLY_STOPPING_ROUNDS,
+    w_fit: np.ndarray | None = None,
+    w_valid: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """LightGBM multiclass with early stopping on the validation split."""
+    """LightGBM multiclass with early stopping on the validation split (optionally weighted rows)."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}
     train_set = lgb.Dataset(
-        X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
+        X_fit, y_fit, weight=w_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
     )
-    valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
+    valid_set = lgb.Dataset(X_valid, y_valid, weight=w_valid, reference=train_set)
     return lgb.train(
         params,
         train_set,
@@ -67,7 +82,7 @@ def fit_fallbacks(
     The forest is kept small (capped leaves) so the artifact and serving memory stay small;
     it answers only when the title cannot be used.
     """
-    rf = RandomForestClassifier(n_estimators=60, max_leaf_nodes=512, min_samples_leaf=3, n_jobs=2, random_state=0)
+    rf = RandomForestClassifier(**FOREST_PARAMS)
     rf.fit(forest_input(X_fit[:, : features.n_tabular]), y)
     rf.n_jobs = 1  # serving: no thread pool per call
     return Fallbacks(

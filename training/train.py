@@ -29,16 +29,38 @@ from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
 from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
-from training.baseline import fit_title_baseline
-from training.calibration import fit_temperature
+from pyfunc_model.temperature import (
+    TEMPERATURE_KEY,
+    UNKNOWN_SUBCATEGORY_KEY,
+    known_subcategory,
+    row_temperatures,
+    share_column,
+)
+from training.baseline import title_baselines
+from training.calibration import fit_group_temperatures
+from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, load_products, title_group_split, title_only
-from training.evaluate import confusion_plot, expected_calibration_error, macro_f1, per_class_report
-from training.fit import PRIMARY_PARAMS, fit_fallbacks, fit_primary
+from training.evaluate import (
+    INPUT_SET_TITLES,
+    INPUT_SETS,
+    confusion_plot,
+    per_class_f1,
+    per_class_f1_plot,
+    per_class_report,
+    quality_metrics,
+    reliability_plot,
+    score_frame,
+)
+from training.fit import TITLE_ONLY_WEIGHT, fit_fallbacks, fit_primary
 from training.log_model import log_bundle
+from training.review_threshold import validation_thresholds
+from training.run_params import model_params
 from training.synthetic import generate_synthetic_products
 
 log = logging.getLogger("training")
 SYNTHETIC = "synthetic"
+#: Share of the training rows (grouped by title) held back for early stopping and calibration.
+VALIDATION_SHARE = 0.15
 
 
 def load(data: str, synthetic_rows: int) -> tuple[pd.DataFrame, Fingerprint]:
@@ -76,19 +98,35 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     classes = features.classes_
     y = train_aug[LABEL].map({c: i for i, c in enumerate(classes)}).to_numpy()
     groups = normalize_title(train_aug["title"]).to_numpy()
-    fit_rows, valid_rows = next(GroupShuffleSplit(1, test_size=0.15, random_state=seed + 1).split(X, groups=groups))
+    fit_rows, valid_rows = next(
+        GroupShuffleSplit(1, test_size=VALIDATION_SHARE, random_state=seed + 1).split(X, groups=groups)
+    )
     progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
 
     progress.info("training LightGBM primary with early stopping on %d validation rows...", len(valid_rows))
     names = [str(n) for n in features.get_feature_names_out()]
+    weight = np.where(np.arange(len(train_aug)) >= len(train_df), TITLE_ONLY_WEIGHT, 1.0)
+    weight = None if TITLE_ONLY_WEIGHT == 1.0 else weight  # unweighted: the booster as it always was
     booster = fit_primary(
-        X[fit_rows], y[fit_rows], X[valid_rows], y[valid_rows], len(classes), features.categorical_indices, names
+        X[fit_rows],
+        y[fit_rows],
+        X[valid_rows],
+        y[valid_rows],
+        len(classes),
+        features.categorical_indices,
+        names,
+        w_fit=None if weight is None else weight[fit_rows],
+        w_valid=None if weight is None else weight[valid_rows],
     )
     raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
-    temperature = fit_temperature(raw_valid, y[valid_rows])
+    known = known_subcategory(X[valid_rows], share_column(names))
+    temperatures = fit_group_temperatures(raw_valid, y[valid_rows], known)
+    temperature = temperatures[TEMPERATURE_KEY]
     progress.info(
-        "primary: %d rounds, temperature %.3f (%.1fs)", booster.best_iteration, temperature, time.perf_counter() - t0
+        "primary: %d rounds, temperatures %s (%.1fs)", booster.best_iteration, temperatures, time.perf_counter() - t0
     )
+    valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
+    thresholds = validation_thresholds(valid_proba, y[valid_rows], valid_rows >= len(train_df))
 
     progress.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
@@ -96,7 +134,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
 
     progress.info("computing drift reference...")
     plain_valid = valid_rows[valid_rows < len(train_df)]  # validation rows with all their fields
-    val_proba = softmax(raw_valid, temperature)[np.isin(valid_rows, plain_valid)]
+    val_proba = valid_proba[np.isin(valid_rows, plain_valid)]
     prior = train_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
     reference = build_reference(
         prepared.iloc[: len(train_df)],
@@ -111,9 +149,10 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         drift_reference=reference.to_dict(),
         metadata={
             "classes": [str(c) for c in classes],
-            "temperature": temperature,
+            **temperatures,
             "best_iteration": booster.best_iteration,
             "feature_names": names,
+            **thresholds,
         },
     )
     return FittedModel(bundle, booster.best_iteration, temperature)
@@ -126,6 +165,7 @@ def train(
     seed: int = 42,
     synthetic_rows: int = 3000,
     experiment: str = "product-classifier",
+    cv: int = 0,
 ) -> str:
     """Run the whole training job; returns the MLflow run id."""
     t0 = time.perf_counter()
@@ -147,11 +187,21 @@ def train(
                 "data_rows": fingerprint.rows,
                 "test_size": test_size,
                 "seed": seed,
-                **{f"lgb_{k}": v for k, v in PRIMARY_PARAMS.items()},
             }
         )
-        fitted = fit_model(train_df, seed)
-        mlflow.log_params({"best_iteration": fitted.best_iteration, "temperature": round(fitted.temperature, 4)})
+        if cv:  # the folds and the final model train side by side
+            table, fitted = cross_validate(frame, cv, seed, final_train=train_df)
+            with tempfile.TemporaryDirectory() as tmp:
+                for key, value in log_cv(table, Path(tmp)).items():
+                    log.info("  %-40s %.4f", key, value)
+        else:
+            fitted = fit_model(train_df, seed)
+        mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
+        metadata = fitted.bundle.metadata
+        mlflow.log_params(
+            {"best_iteration": fitted.best_iteration}
+            | {key: round(metadata[key], 4) for key in (TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY)}
+        )
         train_seconds = time.perf_counter() - t0
 
         log.info("evaluating on the held-out split...")
@@ -183,32 +233,35 @@ def evaluate(
     """Score the assembled model (features, primary, chain) on the test split; log reports and plots."""
     model = ProductClassifierModel()
     model.setup(bundle)
-    index = {c: i for i, c in enumerate(classes)}
-    test_df = test_df[test_df[LABEL].isin(index)].reset_index(drop=True)
+    test_df = test_df[test_df[LABEL].isin(set(classes))].reset_index(drop=True)
     y = test_df[LABEL].to_numpy()
     metrics: dict[str, float] = {}
+    reliability, f1_by_class = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for suffix, frame in (("", test_df), ("_title_only", title_only(test_df))):
-            out = model.predict(None, frame.drop(columns=LABEL))
-            proba = np.vstack([[row[str(c)] for c in classes] for row in out["probabilities"]])
-            pred = out["category"].to_numpy()
-            metrics[f"macro_f1{suffix}"] = macro_f1(y, pred)
-            metrics[f"accuracy{suffix}"] = float((pred == y).mean())
-            metrics[f"ece{suffix}"] = expected_calibration_error(proba, test_df[LABEL].map(index).to_numpy())
-            metrics[f"primary_share{suffix}"] = float((out["model_used"] == "primary").mean())
-            mlflow.log_dict(per_class_report(y, pred), f"reports/per_class{suffix or '_all_fields'}.json")
+        for suffix, reduce in INPUT_SETS.items():
+            scored = score_frame(model, reduce(test_df).drop(columns=LABEL), classes)
+            metrics.update(quality_metrics(y, scored, classes, suffix))
+            name = INPUT_SET_TITLES[suffix]
+            mlflow.log_dict(per_class_report(y, scored.pred), f"reports/per_class{suffix or '_all_fields'}.json")
             png = confusion_plot(
                 y,
-                pred,
+                scored.pred,
                 [str(c) for c in classes],
                 Path(tmp) / f"confusion{suffix or '_all_fields'}.png",
-                f"confusion matrix ({'title only' if suffix else 'all fields'})",
+                f"confusion matrix ({name})",
             )
             mlflow.log_artifact(str(png), "plots")
-    t = time.perf_counter()
-    baseline = fit_title_baseline(train_df["title"], train_df[LABEL])
-    metrics["baseline_macro_f1_title_only"] = macro_f1(y, baseline.predict(test_df["title"].fillna("")))
-    metrics["baseline_fit_seconds"] = time.perf_counter() - t
+            reliability[name] = (scored.proba.max(axis=1), scored.pred == y)
+            f1_by_class[f"primary, {name}"] = per_class_f1(y, scored.pred, classes)
+        t = time.perf_counter()
+        baselines = title_baselines(train_df, test_df, classes)
+        metrics["baseline_fit_seconds"] = time.perf_counter() - t
+        metrics.update(baselines.metrics)
+        f1_by_class["TF-IDF + LinearSVC, title only"] = baselines.per_class_f1
+        mlflow.log_artifact(str(reliability_plot(reliability, Path(tmp) / "reliability.png")), "plots")
+        png = per_class_f1_plot(f1_by_class, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
+        mlflow.log_artifact(str(png), "plots")
+    metrics["review_threshold"] = model.review_threshold
     return metrics
 
 
@@ -220,11 +273,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-size", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--synthetic-rows", type=int, default=3000)
+    parser.add_argument("--cv", type=int, default=0, help="also evaluate on this many title-grouped folds (0: off)")
     args = parser.parse_args(argv)
+    if args.cv == 1 or args.cv < 0:
+        parser.error("--cv must be 0 (off) or at least 2 folds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     log.info("tracking URI: %s", mlflow.get_tracking_uri())
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    train(args.data, args.registered_model_name, args.test_size, args.seed, args.synthetic_rows, args.experiment)
+    train(
+        args.data, args.registered_model_name, args.test_size, args.seed, args.synthetic_rows, args.experiment, args.cv
+    )
     return 0
 
 

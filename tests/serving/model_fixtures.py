@@ -36,6 +36,7 @@ OUTPUT_COLUMNS = (
     "drift_detected",
     "drift_score",
     "ood_reasons",
+    "needs_review",
 )
 INPUT_COLUMNS = ("title", "seller_id", "brand", "subcategory", "price", "rating", "reviews_count")
 #: Developer shortcut: a folder holding an already trained mlflow.db (+ mlruns) to reuse instead of training.

@@ -1,0 +1,96 @@
+"""A training run with ``--cv``: folds, per-split table, summary metrics, plots and every hyperparameter logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.text import normalize_title
+from training.cv import CV_METRICS, title_group_folds
+from training.synthetic import generate_synthetic_products
+from training.train import main
+
+
+def test_title_group_folds_test_every_row_once_and_never_split_a_title():
+    frame = generate_synthetic_products(600, seed=2)
+    frame = pd.concat([frame, frame.head(50)], ignore_index=True)  # repeated listings
+    folds = title_group_folds(frame, 5, seed=0)
+    tested = np.concatenate([te for _, te in folds])
+    assert sorted(tested.tolist()) == list(range(len(frame)))
+    titles = normalize_title(frame["title"])
+    for train_idx, test_idx in folds:
+        assert not set(titles.iloc[train_idx]) & set(titles.iloc[test_idx])
+
+
+@pytest.fixture(scope="module")
+def cv_run(tmp_path_factory: pytest.TempPathFactory) -> mlflow.entities.Run:
+    """``python -m training.train --data synthetic --cv 3`` on 900 rows, into its own SQLite store."""
+    workdir = tmp_path_factory.mktemp("cv-run")
+    uri = f"sqlite:///{workdir / 'mlflow.db'}"
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    with pytest.MonkeyPatch.context() as env:
+        env.chdir(workdir)
+        env.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+        env.setenv("MLFLOW_TRACKING_URI", uri)
+        main(["--data", "synthetic", "--synthetic-rows", "900", "--cv", "3", "--experiment", "cv-test"])
+        run = mlflow.search_runs(experiment_names=["cv-test"], output_format="list")[0]
+    mlflow.set_tracking_uri(previous)
+    return run, uri
+
+
+def test_cv_logs_mean_and_sd_of_every_headline_metric(cv_run):
+    run, _ = cv_run
+    for metric in CV_METRICS:
+        assert f"cv_{metric}_mean" in run.data.metrics and f"cv_{metric}_sd" in run.data.metrics, metric
+    m = run.data.metrics
+    assert 0.5 < m["cv_macro_f1_title_only_mean"] <= 1.0
+    assert m["cv_macro_f1_title_only_sd"] >= 0.0
+    assert run.data.params["cv_folds"] == "3"
+    assert run.data.params["cv_strongest_baseline"] in {"linear_svc", "logistic_regression", "complement_nb"}
+
+
+def test_cv_table_has_one_row_per_split_and_is_consistent_with_the_summary(cv_run, tmp_path):
+    run, uri = cv_run
+    mlflow.set_tracking_uri(uri)
+    run_id = run.info.run_id
+    local = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="cv", dst_path=str(tmp_path)))
+    table = pd.read_csv(local / "cv_splits.csv")
+    assert table["split"].tolist() == [0, 1, 2]
+    assert table["test_rows"].sum() == 900
+    best = run.data.params["cv_strongest_baseline"]
+    np.testing.assert_allclose(table["baseline_macro_f1_title_only"], table[f"baseline_{best}_macro_f1_title_only"])
+    for name in ("macro_f1_title_only", "ece"):
+        assert table[name].mean() == pytest.approx(run.data.metrics[f"cv_{name}_mean"])
+        assert table[name].std(ddof=1) == pytest.approx(run.data.metrics[f"cv_{name}_sd"])
+    assert "mean +- sd" in (local / "cv_splits.md").read_text()
+
+
+def test_run_logs_every_hyperparameter_the_threshold_and_the_plots(cv_run):
+    run, uri = cv_run
+    params, metrics = run.data.params, run.data.metrics
+    for key in (
+        "features.subcategory_shares.cv",
+        "features.subcategory_shares.smoothing",
+        "features.text.LinearSVC.C",
+        "features.text.ComplementNB.alpha",
+        "features.text.tfidf.max_features",
+        "features.hashing.n_buckets",
+        "lgb.num_leaves",
+        "lgb.max_rounds",
+        "fallback.random_forest.n_estimators",
+        "calibration.temperature_bounds",
+    ):
+        assert key in params, key
+    assert 0.0 < metrics["review_threshold"] <= 1.0
+    coverages = ["review_coverage_title_only", "review_precision_title_only"]
+    coverages.append("calibrated_svc_coverage_at_98_title_only")
+    for key in coverages:
+        assert 0.0 <= metrics[key] <= 1.0
+    client = mlflow.MlflowClient(uri)
+    plots = {Path(f.path).name for f in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"reliability.png", "per_class_f1.png", "confusion_title_only.png", "confusion_all_fields.png"} <= plots
