@@ -26,6 +26,7 @@ from pyfunc_model.drift.ood import ood_flags
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
+from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.params import PredictParams
 from pyfunc_model.signature import OUTPUT_COLUMNS
 
@@ -53,7 +54,11 @@ def _load_booster(model_str: str | None) -> tuple[lgb.Booster | None, str]:
 class ProductClassifierModel(mlflow.pyfunc.PythonModel):
     """Product category classifier with drift checks and a fallback chain."""
 
+    #: ``model_config["output"]`` at load time (see pyfunc_model/model_config.py).
+    output_mode = FULL_OUTPUT
+
     def load_context(self, context: Any) -> None:
+        self.output_mode = parse_output_mode(context.model_config)
         self.setup(read_bundle(context.artifacts))
 
     def setup(self, bundle: ModelBundle) -> None:
@@ -83,8 +88,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         except InputSchemaError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-        return self._score(frame, flags, opts)
+            return select_output(pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), self.output_mode)
+        return select_output(self._score(frame, flags, opts), self.output_mode)
 
     def _score(self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)
