@@ -31,7 +31,8 @@ from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
 from training.baseline import fit_title_baseline
 from training.calibration import fit_temperature
-from training.data import Fingerprint, load_products, title_group_split, title_only
+from training.data import Fingerprint, title_group_split, title_only
+from training.dataset import load_training_data
 from training.evaluate import confusion_plot, expected_calibration_error, macro_f1, per_class_report
 from training.fit import PRIMARY_PARAMS, fit_fallbacks, fit_primary
 from training.log_model import log_bundle
@@ -41,11 +42,11 @@ log = logging.getLogger("training")
 SYNTHETIC = "synthetic"
 
 
-def load(data: str, synthetic_rows: int) -> tuple[pd.DataFrame, Fingerprint]:
+def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> tuple[pd.DataFrame, Fingerprint]:
     if data == SYNTHETIC:
         frame = generate_synthetic_products(synthetic_rows, seed=0)
         return frame, Fingerprint(f"synthetic:{synthetic_rows}", "", len(frame))
-    return load_products(data)
+    return load_training_data(data, rows_per_class)
 
 
 def with_title_only_copies(frame: pd.DataFrame) -> pd.DataFrame:
@@ -126,10 +127,14 @@ def train(
     seed: int = 42,
     synthetic_rows: int = 3000,
     experiment: str = "product-classifier",
+    rows_per_class: int | None = None,
 ) -> str:
-    """Run the whole training job; returns the MLflow run id."""
+    """Run the whole training job; returns the MLflow run id.
+
+    Data problems surface while loading, before a run exists: a failed load leaves no run and no model.
+    """
     t0 = time.perf_counter()
-    frame, fingerprint = load(data, synthetic_rows)
+    frame, fingerprint = load(data, synthetic_rows, rows_per_class)
     train_df, test_df = title_group_split(frame, test_size, seed)
     log.info(
         "data: %d rows, %d categories (train %d, test %d)",
@@ -145,6 +150,7 @@ def train(
                 "data_path": fingerprint.path,
                 "data_sha256": fingerprint.sha256,
                 "data_rows": fingerprint.rows,
+                "train_rows": len(frame),
                 "test_size": test_size,
                 "seed": seed,
                 **{f"lgb_{k}": v for k, v in PRIMARY_PARAMS.items()},
@@ -220,11 +226,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-size", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--synthetic-rows", type=int, default=3000)
+    parser.add_argument(
+        "--rows-per-class",
+        type=int,
+        default=None,
+        help="keep at most this many rows per category (title-keyed sample); a Parquet folder is always "
+        "scanned in batches and sampled, by default to training.dataset.DEFAULT_ROWS_PER_CLASS",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     log.info("tracking URI: %s", mlflow.get_tracking_uri())
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    train(args.data, args.registered_model_name, args.test_size, args.seed, args.synthetic_rows, args.experiment)
+    train(
+        args.data,
+        args.registered_model_name,
+        args.test_size,
+        args.seed,
+        args.synthetic_rows,
+        args.experiment,
+        args.rows_per_class,
+    )
     return 0
 
 
