@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
+
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -43,8 +47,9 @@ def fit_primary(
     feature_names: list[str],
     max_rounds: int = 2000,
     early_stopping: int = 100,
+    progress: logging.Logger | None = None,
 ) -> lgb.Booster:
-    """LightGBM multiclass with early stopping on the validation split."""
+    """LightGBM multiclass with early stopping on the validation split (progress every 50 rounds)."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}
     train_set = lgb.Dataset(
         X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
@@ -55,8 +60,28 @@ def fit_primary(
         train_set,
         num_boost_round=max_rounds,
         valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(early_stopping, verbose=False)],
+        callbacks=[lgb.early_stopping(early_stopping, verbose=False)]
+        + ([round_progress(progress, len(y_fit))] if progress else []),
     )
+
+
+def round_progress(logger: logging.Logger, rows: int, every: int = 50) -> Callable[[lgb.callback.CallbackEnv], None]:
+    """A LightGBM callback logging the round, the validation loss and the elapsed time: long fits show life."""
+    started = time.perf_counter()
+
+    def log_round(env: lgb.callback.CallbackEnv) -> None:
+        if (env.iteration + 1) % every == 0 and env.evaluation_result_list:
+            _, metric, value, _ = env.evaluation_result_list[0][:4]
+            logger.info(
+                "  round %d on %d rows: valid %s %.4f (%.0fs)",
+                env.iteration + 1,
+                rows,
+                metric,
+                value,
+                time.perf_counter() - started,
+            )
+
+    return log_round
 
 
 def fit_fallbacks(

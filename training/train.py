@@ -71,7 +71,12 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     """
     t0 = time.perf_counter()
     train_aug = with_title_only_copies(train_df)
-    progress.info("fitting features (hashing, cross, subcategory shares, numeric, out-of-fold title scores)...")
+    progress.info(
+        "fitting features on %d rows (%d with title-only copies): hashing, cross, subcategory shares, numeric, "
+        "out-of-fold title scores...",
+        len(train_df),
+        len(train_aug),
+    )
     features = ProductFeatures(random_state=seed)
     X = features.fit_transform(train_aug.drop(columns=LABEL), train_aug[LABEL].to_numpy())
     classes = features.classes_
@@ -80,10 +85,19 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     fit_rows, valid_rows = next(GroupShuffleSplit(1, test_size=0.15, random_state=seed + 1).split(X, groups=groups))
     progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
 
-    progress.info("training LightGBM primary with early stopping on %d validation rows...", len(valid_rows))
+    progress.info(
+        "training LightGBM primary on %d rows, early stopping on %d validation rows...", len(fit_rows), len(valid_rows)
+    )
     names = [str(n) for n in features.get_feature_names_out()]
     booster = fit_primary(
-        X[fit_rows], y[fit_rows], X[valid_rows], y[valid_rows], len(classes), features.categorical_indices, names
+        X[fit_rows],
+        y[fit_rows],
+        X[valid_rows],
+        y[valid_rows],
+        len(classes),
+        features.categorical_indices,
+        names,
+        progress=progress,
     )
     raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
     temperature = fit_temperature(raw_valid, y[valid_rows])
@@ -91,7 +105,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         "primary: %d rounds, temperature %.3f (%.1fs)", booster.best_iteration, temperature, time.perf_counter() - t0
     )
 
-    progress.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
+    progress.info("training fallbacks on %d rows (random forest, rules, prior)...", len(train_aug))
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
     fallbacks = fit_fallbacks(features, prepared, X, train_aug[LABEL].to_numpy(), classes)
 
