@@ -100,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[tuple[int, float, float]] = []
     print(f"# {Path(args.data).name} recombined; logs and store in {workdir}; {os.cpu_count()} CPUs", flush=True)
-    print("| rows | wall s | peak RSS GB | rows/s | time exponent | memory exponent |")
-    print("|---:|---:|---:|---:|---:|---:|", flush=True)
+    print("| rows | wall s | peak RSS GB | rows/s | time exponent | memory exponent | load avg (1 min) before/after |")
+    print("|---:|---:|---:|---:|---:|---:|---|", flush=True)
     for n in sorted(args.rows):
         data = workdir / f"rows-{n}.parquet"
         recombined_rows(real, n, seed=n).to_parquet(data, index=False)
+        load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
         seconds, peak_gb, code = run_training(data, workdir, workdir / f"train-{n}.log")
+        load = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
         if code != 0:
             print(f"training on {n} rows failed ({code}); see {workdir / f'train-{n}.log'}", file=sys.stderr)
             return 1
@@ -115,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             t_exp = f"{exponent((prev[0], prev[1]), (n, seconds)):.2f}"
             m_exp = f"{exponent((prev[0], prev[2]), (n, peak_gb)):.2f}"
         results.append((n, seconds, peak_gb))
-        print(f"| {n:,} | {seconds:.0f} | {peak_gb:.2f} | {n / seconds:,.0f} | {t_exp} | {m_exp} |", flush=True)
+        print(
+            f"| {n:,} | {seconds:.0f} | {peak_gb:.2f} | {n / seconds:,.0f} | {t_exp} | {m_exp} | {load} |", flush=True
+        )
     if len(results) > 1:
         first, last = results[0], results[-1]
         print(

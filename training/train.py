@@ -25,6 +25,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from features.pipeline import ProductFeatures
 from features.schema import LABEL
 from features.text import normalize_title
+from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
 from pyfunc_model.drift.reference import build_reference
@@ -209,7 +210,15 @@ def evaluate(
     metrics: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for suffix, frame in (("", test_df), ("_title_only", title_only(test_df))):
-            out = model.predict(None, frame.drop(columns=LABEL))
+            inputs = frame.drop(columns=LABEL)
+            # predict refuses batches over MAX_BATCH_ROWS (a serving limit); large test splits go in slices
+            out = pd.concat(
+                [
+                    model.predict(None, inputs.iloc[i : i + MAX_BATCH_ROWS])
+                    for i in range(0, len(inputs), MAX_BATCH_ROWS)
+                ],
+                ignore_index=True,
+            )
             proba = np.vstack([[row[str(c)] for c in classes] for row in out["probabilities"]])
             pred = out["category"].to_numpy()
             metrics[f"macro_f1{suffix}"] = macro_f1(y, pred)
