@@ -26,6 +26,7 @@ from pyfunc_model.drift.ood import ood_flags
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
+from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
 from pyfunc_model.params import PredictParams
 from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
@@ -56,7 +57,11 @@ def _load_booster(model_str: str | None) -> tuple[lgb.Booster | None, str]:
 class ProductClassifierModel(mlflow.pyfunc.PythonModel):
     """Product category classifier with drift checks and a fallback chain."""
 
+    #: ``model_config["output"]`` at load time (see pyfunc_model/model_config.py).
+    output_mode = FULL_OUTPUT
+
     def load_context(self, context: Any) -> None:
+        self.output_mode = parse_output_mode(context.model_config)
         self.setup(read_bundle(context.artifacts))
         self.observer = observe_loaded_model(self, context.artifacts)  # metrics/logs: docs/MONITORING.md
 
@@ -93,8 +98,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         except InputSchemaError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-        return self._score(frame, flags, opts)
+            return select_output(pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), self.output_mode)
+        return select_output(self._score(frame, flags, opts), self.output_mode)
 
     def _score(self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)

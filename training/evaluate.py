@@ -15,6 +15,7 @@ import pandas as pd
 from mlflow.pyfunc import PythonModel
 from sklearn.metrics import classification_report, confusion_matrix, f1_score
 
+from pyfunc_model import MAX_BATCH_ROWS
 from training.data import title_only
 from training.review_threshold import coverage_at_precision
 
@@ -86,7 +87,11 @@ class Scored:
 
 
 def score_frame(model: PythonModel, frame: pd.DataFrame, classes: np.ndarray) -> Scored:
-    out = model.predict(None, frame)
+    # predict refuses batches over MAX_BATCH_ROWS (a serving limit); large test splits go in slices
+    out = pd.concat(
+        [model.predict(None, frame.iloc[i : i + MAX_BATCH_ROWS]) for i in range(0, len(frame), MAX_BATCH_ROWS)],
+        ignore_index=True,
+    )
     proba = np.vstack([[row[str(c)] for c in classes] for row in out["probabilities"]])
     return Scored(
         proba, out["category"].to_numpy(), out["model_used"].to_numpy(), out["needs_review"].to_numpy(dtype=bool)

@@ -13,6 +13,7 @@ import pandas as pd
 import features
 import pyfunc_model
 from pyfunc_model.bundle import ModelBundle, write_bundle
+from pyfunc_model.model_config import DEFAULT_MODEL_CONFIG
 from pyfunc_model.signature import input_example, model_signature
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -43,4 +44,5 @@ def log_bundle(
             input_example=input_example(example_source),
             pip_requirements=pinned_requirements(),
             registered_model_name=registered_model_name,
+            model_config=DEFAULT_MODEL_CONFIG,
         )

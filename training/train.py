@@ -39,7 +39,8 @@ from pyfunc_model.temperature import (
 from training.baseline import title_baselines
 from training.calibration import fit_group_temperatures
 from training.cv import cross_validate, log_cv
-from training.data import Fingerprint, load_products, title_group_split, title_only
+from training.data import Fingerprint, title_group_split, title_only
+from training.dataset import load_training_data
 from training.evaluate import (
     INPUT_SET_TITLES,
     INPUT_SETS,
@@ -63,11 +64,11 @@ SYNTHETIC = "synthetic"
 VALIDATION_SHARE = 0.15
 
 
-def load(data: str, synthetic_rows: int) -> tuple[pd.DataFrame, Fingerprint]:
+def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> tuple[pd.DataFrame, Fingerprint]:
     if data == SYNTHETIC:
         frame = generate_synthetic_products(synthetic_rows, seed=0)
         return frame, Fingerprint(f"synthetic:{synthetic_rows}", "", len(frame))
-    return load_products(data)
+    return load_training_data(data, rows_per_class)
 
 
 def with_title_only_copies(frame: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +93,12 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     """
     t0 = time.perf_counter()
     train_aug = with_title_only_copies(train_df)
-    progress.info("fitting features (hashing, cross, subcategory shares, numeric, out-of-fold title scores)...")
+    progress.info(
+        "fitting features on %d rows (%d with title-only copies): hashing, cross, subcategory shares, numeric, "
+        "out-of-fold title scores...",
+        len(train_df),
+        len(train_aug),
+    )
     features = ProductFeatures(random_state=seed)
     X = features.fit_transform(train_aug.drop(columns=LABEL), train_aug[LABEL].to_numpy())
     classes = features.classes_
@@ -103,7 +109,9 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     )
     progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
 
-    progress.info("training LightGBM primary with early stopping on %d validation rows...", len(valid_rows))
+    progress.info(
+        "training LightGBM primary on %d rows, early stopping on %d validation rows...", len(fit_rows), len(valid_rows)
+    )
     names = [str(n) for n in features.get_feature_names_out()]
     weight = np.where(np.arange(len(train_aug)) >= len(train_df), TITLE_ONLY_WEIGHT, 1.0)
     weight = None if TITLE_ONLY_WEIGHT == 1.0 else weight  # unweighted: the booster as it always was
@@ -117,6 +125,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         names,
         w_fit=None if weight is None else weight[fit_rows],
         w_valid=None if weight is None else weight[valid_rows],
+        progress=progress,
     )
     raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
     known = known_subcategory(X[valid_rows], share_column(names))
@@ -128,7 +137,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
     thresholds = validation_thresholds(valid_proba, y[valid_rows], valid_rows >= len(train_df))
 
-    progress.info("training fallbacks (naive Bayes, random forest, rules, prior)...")
+    progress.info("training fallbacks on %d rows (random forest, rules, prior)...", len(train_aug))
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
     fallbacks = fit_fallbacks(features, prepared, X, train_aug[LABEL].to_numpy(), classes)
 
@@ -166,10 +175,14 @@ def train(
     synthetic_rows: int = 3000,
     experiment: str = "product-classifier",
     cv: int = 0,
+    rows_per_class: int | None = None,
 ) -> str:
-    """Run the whole training job; returns the MLflow run id."""
+    """Run the whole training job; returns the MLflow run id.
+
+    Data problems surface while loading, before a run exists: a failed load leaves no run and no model.
+    """
     t0 = time.perf_counter()
-    frame, fingerprint = load(data, synthetic_rows)
+    frame, fingerprint = load(data, synthetic_rows, rows_per_class)
     train_df, test_df = title_group_split(frame, test_size, seed)
     log.info(
         "data: %d rows, %d categories (train %d, test %d)",
@@ -185,6 +198,7 @@ def train(
                 "data_path": fingerprint.path,
                 "data_sha256": fingerprint.sha256,
                 "data_rows": fingerprint.rows,
+                "train_rows": len(frame),
                 "test_size": test_size,
                 "seed": seed,
             }
@@ -274,6 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--synthetic-rows", type=int, default=3000)
     parser.add_argument("--cv", type=int, default=0, help="also evaluate on this many title-grouped folds (0: off)")
+    parser.add_argument(
+        "--rows-per-class",
+        type=int,
+        default=None,
+        help="keep at most this many rows per category (title-keyed sample); a Parquet folder is always "
+        "scanned in batches and sampled, by default to training.dataset.DEFAULT_ROWS_PER_CLASS",
+    )
     args = parser.parse_args(argv)
     if args.cv == 1 or args.cv < 0:
         parser.error("--cv must be 0 (off) or at least 2 folds")
@@ -281,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     log.info("tracking URI: %s", mlflow.get_tracking_uri())
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     train(
-        args.data, args.registered_model_name, args.test_size, args.seed, args.synthetic_rows, args.experiment, args.cv
+        args.data,
+        args.registered_model_name,
+        args.test_size,
+        args.seed,
+        args.synthetic_rows,
+        args.experiment,
+        args.cv,
+        args.rows_per_class,
     )
     return 0
 

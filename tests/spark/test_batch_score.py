@@ -33,21 +33,6 @@ def run_batch_score(model: TrainedModel, cwd: Path, *args: str, master: str = "l
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def in_process(trained_model: TrainedModel) -> Callable[..., pd.DataFrame]:
-    """In-process predict with the champion, loaded once (the artifact is large)."""
-    import mlflow
-
-    mlflow.set_tracking_uri(trained_model.tracking_uri)
-    mlflow.set_registry_uri(trained_model.tracking_uri)
-    model = mlflow.pyfunc.load_model(CHAMPION_URI)
-
-    def predict(frame: pd.DataFrame, params: dict[str, object] | None = None) -> pd.DataFrame:
-        return model.predict(frame, params=params)
-
-    return predict
-
-
 def predictions_frame(scored: pd.DataFrame) -> pd.DataFrame:
     """Flatten the `prediction` struct; Arrow hands maps back as lists of (key, value) pairs."""
     flat = pd.DataFrame(scored["prediction"].tolist(), index=scored.index)
