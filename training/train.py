@@ -29,6 +29,7 @@ from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
 from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
+from pyfunc_model.review import THRESHOLD_KEY
 from pyfunc_model.temperature import (
     TEMPERATURE_KEY,
     UNKNOWN_SUBCATEGORY_KEY,
@@ -276,6 +277,8 @@ def evaluate(
         png = per_class_f1_plot(f1_by_class, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
         mlflow.log_artifact(str(png), "plots")
     metrics["review_threshold"] = model.review_threshold
+    all_fields_key = f"{THRESHOLD_KEY}_all_fields"
+    metrics[all_fields_key] = float(bundle.metadata.get(all_fields_key, model.review_threshold))
     return metrics
 
 
