@@ -22,9 +22,10 @@ from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
 from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
-from pyfunc_model.drift.ood import ood_flags
+from pyfunc_model.drift.ood import ood_flags, sent_mask
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.summary import summarize
+from pyfunc_model.drift.settings import DriftSettings
+from pyfunc_model.drift.specs import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.params import PredictParams
 from pyfunc_model.signature import OUTPUT_COLUMNS
@@ -34,7 +35,10 @@ TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "ratin
 #: Per-row reasons that make a row out of distribution for the primary, and where it goes.
 ROW_ROUTES = {
     "title_empty": "rules",
-    "title_empty_or_garbled": "naive_bayes",
+    # the title's words are unusable: the tabular random forest does not read them
+    "title_foreign_script": "random_forest",
+    "title_garbled": "random_forest",
+    "title_no_known_words": "random_forest",
     "price_far_outside_training_range": "naive_bayes",
 }
 #: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
@@ -64,7 +68,13 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
-        self.monitor = DriftMonitor(self.drift_reference, window_size=PredictParams().drift_window)
+        # deployment settings: as logged, overridden by environment variables; never per request
+        self.drift_settings = DriftSettings.resolve(self.drift_reference.deployment)
+        self.monitor = DriftMonitor(
+            self.drift_reference,
+            window_size=self.drift_settings.window_rows,
+            false_alarm_budget=self.drift_settings.false_alarm_budget,
+        )
         self.n_tabular = self.features.n_tabular
 
     # ---- predict -------------------------------------------------------------------------
@@ -84,9 +94,11 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
             return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-        return self._score(frame, flags, opts)
+        return self._score(frame, flags, opts, {"brand": sent_mask(model_input, "brand")})
 
-    def _score(self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams) -> pd.DataFrame:
+    def _score(
+        self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams, sent: dict[str, np.ndarray] | None = None
+    ) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)
         X, feature_problem = self._features(frame)
         primary_proba, primary_problem = (
@@ -94,9 +106,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         )
 
         summary = summarize(frame, self.drift_reference)  # computed once, read by both checks
-        row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary))
+        row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
-        verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window, summary=summary)
+        verdict = self.monitor.check(frame, confidence, summary=summary)
 
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
         result = run_chain(primary_proba, start, reasons, self._scorers(frame, X), opts.confidence_threshold)
@@ -139,7 +151,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         start[nan_rows] = ROUTES.index("naive_bayes")
         reasons[nan_rows] = "primary_nan"
         drifted = set(verdict.drifted_features)
-        if opts.on_drift == "fallback" and drifted and not primary_problem:
+        may_reroute = verdict.scope == "batch" or self.drift_settings.window_reroutes
+        if opts.on_drift == "fallback" and drifted and may_reroute and not primary_problem:
             # concept drift alone names no input to avoid: it is flagged, not rerouted
             route = "naive_bayes" if drifted <= TABULAR_INPUTS else "random_forest"
             start[:] = np.maximum(start, ROUTES.index(route))
@@ -199,6 +212,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             "fallback_reason": np.asarray(fallback_reason, dtype=object),
             "drift_detected": np.full(n, bool(verdict.drifted)),
             "drift_score": np.full(n, float(verdict.score)),
+            "drift_scope": np.full(n, verdict.scope, dtype=object),
             "ood_reasons": row_reasons.joined(";"),
         }
         index = pd.RangeIndex(n)

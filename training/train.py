@@ -27,11 +27,11 @@ from features.schema import LABEL
 from features.text import normalize_title
 from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
-from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
 from training.baseline import fit_title_baseline
 from training.calibration import fit_temperature
 from training.data import Fingerprint, load_products, title_group_split, title_only
+from training.drift_reference import build_reference
 from training.evaluate import confusion_plot, expected_calibration_error, macro_f1, per_class_report
 from training.fit import PRIMARY_PARAMS, fit_fallbacks, fit_primary
 from training.log_model import log_bundle
