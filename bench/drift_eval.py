@@ -63,7 +63,7 @@ def missing_values(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Gener
 
 def unseen_brand_rows(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, s: float) -> pd.DataFrame:
     """Every row sends its brand; a share of rows send a brand never seen in training."""
-    brand = ProductFeatures.prepare(batch.drop(columns=LABEL))["brand"].to_numpy(dtype=object)
+    brand = ProductFeatures.prepare(batch.drop(columns=LABEL))["brand"].to_numpy(dtype=object).copy()
     hit = rng.random(len(batch)) < s
     brand[hit] = [f"zq{rng.integers(1e9)}x" for _ in range(int(hit.sum()))]
     return batch.assign(brand=brand)

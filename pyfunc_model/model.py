@@ -20,7 +20,7 @@ from features.pipeline import ProductFeatures
 from features.schema import InputSchemaError, RowFlags
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
-from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
+from pyfunc_model.chain import nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import ood_flags, sent_mask
 from pyfunc_model.drift.reference import DriftReference
@@ -28,19 +28,9 @@ from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.specs import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.params import PredictParams
+from pyfunc_model.routing import first_routes
 from pyfunc_model.signature import OUTPUT_COLUMNS
 
-#: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
-TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
-#: Per-row reasons that make a row out of distribution for the primary, and where it goes.
-ROW_ROUTES = {
-    "title_empty": "rules",
-    # the title's words are unusable: the tabular random forest does not read them
-    "title_foreign_script": "random_forest",
-    "title_garbled": "random_forest",
-    "title_no_known_words": "random_forest",
-    "price_far_outside_training_range": "naive_bayes",
-}
 #: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
 SINGLE_THREAD_ROWS = 512
 
@@ -140,30 +130,17 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         verdict: DriftVerdict,
         opts: PredictParams,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's first route and the reason it skipped the primary ("" when it did not)."""
-        n = len(frame)
-        start = np.zeros(n, dtype=int)
-        reasons = np.full(n, "", dtype=object)
-        if primary_problem:
-            start[:] = ROUTES.index("naive_bayes")
-            reasons[:] = primary_problem
-        nan_rows = ~np.isfinite(primary_proba).all(axis=1) & (reasons == "")
-        start[nan_rows] = ROUTES.index("naive_bayes")
-        reasons[nan_rows] = "primary_nan"
-        drifted = set(verdict.drifted_features)
+        """Each row's first route and the reason it skipped the primary (table: ``pyfunc_model.routing``)."""
+        # concept drift alone names no input to avoid: it is flagged, not rerouted
         may_reroute = verdict.scope == "batch" or self.drift_settings.window_reroutes
-        if opts.on_drift == "fallback" and drifted and may_reroute and not primary_problem:
-            # concept drift alone names no input to avoid: it is flagged, not rerouted
-            route = "naive_bayes" if drifted <= TABULAR_INPUTS else "random_forest"
-            start[:] = np.maximum(start, ROUTES.index(route))
-            reasons[reasons == ""] = "drift:" + ",".join(sorted(drifted))
-        for reason, mask in row_reasons.masks.items():  # in each row's reason order
-            route = ROW_ROUTES.get(reason)
-            if route is not None:
-                later = mask & (ROUTES.index(route) > start)
-                start[later] = ROUTES.index(route)
-                reasons[later] = f"ood:{reason}"
-        return start, reasons
+        return first_routes(
+            len(frame),
+            primary_problem,
+            ~np.isfinite(primary_proba).all(axis=1),
+            list(verdict.drifted_features),
+            opts.on_drift == "fallback" and may_reroute,
+            row_reasons.masks,
+        )
 
     def _scorers(self, frame: pd.DataFrame, X: np.ndarray | None) -> dict[str, Any]:
         fb = self.fallbacks
