@@ -30,6 +30,7 @@ from features.pipeline import ProductFeatures
 from features.schema import LABEL
 from pyfunc_model.drift import DriftMonitor, DriftReference, ood_flags, summarize
 from pyfunc_model.drift.settings import DriftSettings
+from pyfunc_model.drift.specs import build_summary
 from training.data import load_products, title_group_split
 from training.drift_reference import build_reference
 
@@ -154,14 +155,17 @@ def delay(
     """Single-row traffic after a change: rows until the window flags (cap if never); without a
     change (``make_after`` None) the share of single-row verdicts that flagged and the tests run."""
     rng = np.random.default_rng(seed)
+    lookups = reference.lookups()
     out, flagged, checks, tests = [], 0, 0, 0
     for _ in range(runs):
         monitor = DriftMonitor(reference, window_size=window)
-        warm = summarize(ProductFeatures.prepare(draw(pool, window, rng).drop(columns=LABEL)), reference)
+        # per-row values of single rows do not depend on their neighbours: computed for the whole
+        # stream at once, with every title's price residual (as one row per request would get)
+        warm = build_summary(ProductFeatures.prepare(draw(pool, window, rng).drop(columns=LABEL)), lookups, None)
         monitor._ring.append(warm.table, warm.tokens, np.full(window, np.nan))  # pre-change traffic fills it
         after = make_after(rng) if make_after is not None else draw(pool, len(pool), rng)
         prepared = ProductFeatures.prepare(after.drop(columns=LABEL, errors="ignore").head(cap))
-        summary = summarize(prepared, reference)  # per-row values do not depend on the batch
+        summary = build_summary(prepared, lookups, None)
         first = None
         for i in range(len(prepared)):
             one = type(summary)(summary.table[i : i + 1], summary.tokens[i : i + 1])

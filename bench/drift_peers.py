@@ -46,7 +46,8 @@ def run_alibi(ref: pd.DataFrame, batches: dict[str, pd.DataFrame], numeric: list
         cols += [frame[c].map(codes[c]).fillna(len(codes[c])).to_numpy(dtype="float64") for c in categorical]
         return np.column_stack(cols)
 
-    cats = {len(numeric) + i: len(codes[c]) + 1 for i, c in enumerate(categorical)}  # + one "unseen" code
+    # the reference's categories; a batch's unseen values share one extra code, which alibi adds by union
+    cats = {len(numeric) + i: list(range(len(codes[c]))) for i, c in enumerate(categorical)}
     detector = TabularDrift(encode(ref), p_val=0.05, categories_per_feature=cats)
     out = {}
     for name, batch in batches.items():

@@ -26,7 +26,7 @@ from pyfunc_model.drift.summary import token_shares
 
 MIN_VALUES = 10
 #: Confidence that the calibrated threshold keeps the false-alarm rate within the budget.
-CALIBRATION_CONFIDENCE = 0.9
+CALIBRATION_CONFIDENCE = 0.75
 #: Normal scores are clipped to this range (p-values underflow far beyond it).
 SCORE_RANGE = (-8.0, 40.0)
 

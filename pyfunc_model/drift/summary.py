@@ -89,18 +89,16 @@ class PriceLookup:
         query = sp.csr_matrix(words.multiply(self.idf[None, :]))
         norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1)).ravel())
         query = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ query
-        sims = (query @ self.index).tocsr()  # rows x training titles, sparse
         best = np.zeros(n)
         knn = ridge.copy()
-        for i in range(n):
-            lo, hi = sims.indptr[i], sims.indptr[i + 1]
-            if hi == lo:
-                continue
-            s, cols = sims.data[lo:hi], sims.indices[lo:hi]
-            top = np.argpartition(-s, min(KNN_K, s.size) - 1)[:KNN_K] if s.size > KNN_K else np.arange(s.size)
-            w = np.maximum(s[top], 1e-3) ** 4
-            knn[i] = float(np.dot(w, self.index_price[cols[top]]) / w.sum())
-            best[i] = s[top].max()
+        k = min(KNN_K, self.index.shape[1])
+        for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
+            sims = (query[lo : lo + 128] @ self.index).toarray()
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            s = np.take_along_axis(sims, top, axis=1)
+            w = np.maximum(s, 1e-3) ** 4
+            knn[lo : lo + 128] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
+            best[lo : lo + 128] = s.max(axis=1)
         lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
         return lam * knn + (1.0 - lam) * ridge, best
 
