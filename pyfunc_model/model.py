@@ -20,27 +20,21 @@ from features.pipeline import ProductFeatures
 from features.schema import InputSchemaError, RowFlags
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
-from pyfunc_model.chain import ROUTES, nonempty_title_rows, run_chain, softmax
+from pyfunc_model.chain import nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
-from pyfunc_model.drift.ood import ood_flags
+from pyfunc_model.drift.ood import ood_flags, sent_mask
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.summary import summarize
+from pyfunc_model.drift.settings import DriftSettings
+from pyfunc_model.drift.specs import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
 from pyfunc_model.params import PredictParams
 from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
+from pyfunc_model.routing import first_routes
 from pyfunc_model.signature import OUTPUT_COLUMNS
 from pyfunc_model.temperature import row_temperatures, share_column
 
-#: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
-TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
-#: Per-row reasons that make a row out of distribution for the primary, and where it goes.
-ROW_ROUTES = {
-    "title_empty": "rules",
-    "title_empty_or_garbled": "naive_bayes",
-    "price_far_outside_training_range": "naive_bayes",
-}
 #: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
 SINGLE_THREAD_ROWS = 512
 
@@ -75,7 +69,13 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
-        self.monitor = DriftMonitor(self.drift_reference, window_size=PredictParams().drift_window)
+        # deployment settings: as logged, overridden by environment variables; never per request
+        self.drift_settings = DriftSettings.resolve(self.drift_reference.deployment)
+        self.monitor = DriftMonitor(
+            self.drift_reference,
+            window_size=self.drift_settings.window_rows,
+            false_alarm_budget=self.drift_settings.false_alarm_budget,
+        )
         self.n_tabular = self.features.n_tabular
         self.observer = Observer()
 
@@ -99,9 +99,11 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
             return select_output(pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), self.output_mode)
-        return select_output(self._score(frame, flags, opts), self.output_mode)
+        return select_output(self._score(frame, flags, opts, {"brand": sent_mask(model_input, "brand")}), self.output_mode)
 
-    def _score(self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams) -> pd.DataFrame:
+    def _score(
+        self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams, sent: dict[str, np.ndarray] | None = None
+    ) -> pd.DataFrame:
         n, k = len(frame), len(self.classes)
         X, feature_problem = self._features(frame)
         primary_proba, primary_problem = (
@@ -109,9 +111,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         )
 
         summary = summarize(frame, self.drift_reference)  # computed once, read by both checks
-        row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary))
+        row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
-        verdict = self.monitor.check(frame, confidence, window_size=opts.drift_window, summary=summary)
+        verdict = self.monitor.check(frame, confidence, summary=summary)
         self.observer.drift_checked(verdict)
 
         start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
@@ -149,29 +151,17 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         verdict: DriftVerdict,
         opts: PredictParams,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each row's first route and the reason it skipped the primary ("" when it did not)."""
-        n = len(frame)
-        start = np.zeros(n, dtype=int)
-        reasons = np.full(n, "", dtype=object)
-        if primary_problem:
-            start[:] = ROUTES.index("naive_bayes")
-            reasons[:] = primary_problem
-        nan_rows = ~np.isfinite(primary_proba).all(axis=1) & (reasons == "")
-        start[nan_rows] = ROUTES.index("naive_bayes")
-        reasons[nan_rows] = "primary_nan"
-        drifted = set(verdict.drifted_features)
-        if opts.on_drift == "fallback" and drifted and not primary_problem:
-            # concept drift alone names no input to avoid: it is flagged, not rerouted
-            route = "naive_bayes" if drifted <= TABULAR_INPUTS else "random_forest"
-            start[:] = np.maximum(start, ROUTES.index(route))
-            reasons[reasons == ""] = "drift:" + ",".join(sorted(drifted))
-        for reason, mask in row_reasons.masks.items():  # in each row's reason order
-            route = ROW_ROUTES.get(reason)
-            if route is not None:
-                later = mask & (ROUTES.index(route) > start)
-                start[later] = ROUTES.index(route)
-                reasons[later] = f"ood:{reason}"
-        return start, reasons
+        """Each row's first route and the reason it skipped the primary (table: ``pyfunc_model.routing``)."""
+        # concept drift alone names no input to avoid: it is flagged, not rerouted
+        may_reroute = verdict.scope == "batch" or self.drift_settings.window_reroutes
+        return first_routes(
+            len(frame),
+            primary_problem,
+            ~np.isfinite(primary_proba).all(axis=1),
+            list(verdict.drifted_features),
+            opts.on_drift == "fallback" and may_reroute,
+            row_reasons.masks,
+        )
 
     def _scorers(self, frame: pd.DataFrame, X: np.ndarray | None) -> dict[str, Any]:
         fb = self.fallbacks
@@ -221,6 +211,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             "fallback_reason": np.asarray(fallback_reason, dtype=object),
             "drift_detected": np.full(n, bool(verdict.drifted)),
             "drift_score": np.full(n, float(verdict.score)),
+            "drift_scope": np.full(n, verdict.scope, dtype=object),
             "ood_reasons": row_reasons.joined(";"),
         }
         columns["needs_review"] = needs_review(columns["confidence"], columns["model_used"], review_threshold)

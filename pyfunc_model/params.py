@@ -19,21 +19,21 @@ class PredictParams:
     """What a caller may steer per request."""
 
     on_drift: str = "flag"
-    drift_window: int = 1000
     confidence_threshold: float = 0.0
     #: auto-accept confidence; -1 means the threshold chosen in training (artifact metadata)
     review_threshold: float = USE_MODEL_THRESHOLD
 
     @classmethod
     def from_request(cls, params: dict[str, Any] | None) -> PredictParams:
-        """Validate request params (unknown keys are ignored, as MLflow itself does)."""
+        """Validate request params (unknown keys are ignored, as MLflow itself does).
+
+        Drift window size and false-alarm budget are deployment settings, not params: a request
+        must not steer state other requests share (``pyfunc_model.drift.settings``).
+        """
         params = params or {}
         on_drift = params.get("on_drift", cls.on_drift)
         if on_drift not in ON_DRIFT_CHOICES:
             raise _bad("on_drift", f"must be one of {list(ON_DRIFT_CHOICES)}, got {on_drift!r}")
-        window = params.get("drift_window", cls.drift_window)
-        if isinstance(window, bool) or not isinstance(window, int) or not 30 <= window <= 1_000_000:
-            raise _bad("drift_window", f"must be an integer between 30 and 1000000, got {window!r}")
         threshold = params.get("confidence_threshold", cls.confidence_threshold)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
             raise _bad("confidence_threshold", f"must be a number between 0 and 1, got {threshold!r}")
@@ -46,7 +46,6 @@ class PredictParams:
             raise _bad("review_threshold", f"must be a number between 0 and 1 (or -1: the model's own), got {review!r}")
         return cls(
             on_drift=on_drift,
-            drift_window=window,
             confidence_threshold=float(threshold),
             review_threshold=float(review),
         )
@@ -62,7 +61,6 @@ def param_schema() -> ParamSchema:
     return ParamSchema(
         [
             ParamSpec("on_drift", "string", d.on_drift),
-            ParamSpec("drift_window", "long", d.drift_window),
             ParamSpec("confidence_threshold", "double", d.confidence_threshold),
             ParamSpec("review_threshold", "double", d.review_threshold),
         ]

@@ -23,6 +23,7 @@ OUTPUT_COLUMNS = (
     "fallback_reason",
     "drift_detected",
     "drift_score",
+    "drift_scope",
     "ood_reasons",
     "needs_review",
 )
@@ -42,6 +43,7 @@ def model_signature() -> ModelSignature:
             ColSpec("string", "fallback_reason"),
             ColSpec("boolean", "drift_detected"),
             ColSpec("double", "drift_score"),
+            ColSpec("string", "drift_scope"),
             ColSpec("string", "ood_reasons"),
             ColSpec("boolean", "needs_review"),
         ]

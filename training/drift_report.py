@@ -28,7 +28,8 @@ from features.pipeline import ProductFeatures
 from features.schema import CATEGORICAL_FIELDS, LABEL
 from pyfunc_model.drift import DriftMonitor, DriftReference, DriftVerdict, ood_flags, summarize
 from pyfunc_model.drift.sketch import QUANTILE_LEVELS
-from pyfunc_model.drift.summary import CATEGORICAL, NUMERIC, RowSummary, token_shares
+from pyfunc_model.drift.specs import CATEGORICAL, NUMERIC
+from pyfunc_model.drift.summary import RowSummary, token_shares
 from training.data import load_products
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def feature_plots(ref: DriftReference, summary: RowSummary, confidence: np.ndarr
         if not ref.monitored(field):
             continue
         cref = ref.categorical[field]
-        buckets = summary.col(f"{field}_bucket")
+        buckets = summary.col(field)
         present = buckets[~np.isnan(buckets)].astype(np.int64)
         unseen = summary.col(f"{field}_unseen")
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3))

@@ -27,7 +27,6 @@ from features.schema import LABEL
 from features.text import normalize_title
 from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.chain import softmax
-from pyfunc_model.drift.reference import build_reference
 from pyfunc_model.model import ProductClassifierModel
 from pyfunc_model.review import THRESHOLD_KEY
 from pyfunc_model.temperature import (
@@ -42,6 +41,7 @@ from training.calibration import fit_group_temperatures
 from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, title_group_split, title_only
 from training.dataset import load_training_data
+from training.drift_reference import build_reference
 from training.evaluate import (
     INPUT_SET_TITLES,
     INPUT_SETS,

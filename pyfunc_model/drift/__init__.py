@@ -1,21 +1,26 @@
-"""Drift detection stored in and run by the pyfunc artifact (issue 3).
+"""Drift detection run by the pyfunc artifact (serving side: reads the reference, never builds it).
 
-``build_reference`` (training time) -> ``DriftReference.to_dict()`` (JSON in the artifact)
--> ``DriftMonitor.check`` and ``row_ood_reasons`` (serving time). No ``training`` imports.
+``training.drift_reference.build_reference`` (training) -> ``DriftReference.to_dict()`` (JSON in
+the artifact) -> ``DriftMonitor.check`` and ``ood_flags`` (serving). Signals are declared in
+``specs``; deployment settings (window, false-alarm budget) in ``settings``.
 """
 
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import ood_flags, row_ood_reasons
-from pyfunc_model.drift.reference import DEFAULT_SETTINGS, DriftReference, build_reference
-from pyfunc_model.drift.summary import RowSummary, summarize
+from pyfunc_model.drift.reference import DEFAULT_SETTINGS, DriftReference
+from pyfunc_model.drift.settings import DriftSettings
+from pyfunc_model.drift.specs import SIGNALS, Signal, summarize
+from pyfunc_model.drift.summary import RowSummary
 
 __all__ = [
     "DEFAULT_SETTINGS",
+    "SIGNALS",
     "DriftMonitor",
     "DriftReference",
+    "DriftSettings",
     "DriftVerdict",
     "RowSummary",
-    "build_reference",
+    "Signal",
     "ood_flags",
     "row_ood_reasons",
     "summarize",

@@ -1,42 +1,39 @@
-"""The statistical tests, chosen by sample size as Evidently does, corrected with Bonferroni.
+"""The statistical tests of every declared signal, and the calibrated decision over all of them.
 
-Small samples (<= ``large_n`` rows): KS on quantile sketches for numeric values, chi-square on
-hashed buckets for categoricals, a scaled chi-square on token-bucket shares for title content,
-one-sided binomial tests for unseen/missing/low-confidence shares. Large samples: normalised
-Wasserstein and Jensen-Shannon distances with fixed thresholds, because p-values flag every
-harmless difference once n is large. Shares keep their margin-protected binomial test.
+Up to ``large_n`` rows every test gives a p-value as if rows were i.i.d.; its normal score
+``z = -ndtri(p)`` is then standardised with the location/scale measured on held-out reference
+chunks of that size at training time (listings come in clusters and live traffic comes from a
+finite catalogue, so real chunks vary more than textbook tests assume), and the batch drifts
+when any standardised score exceeds one critical value chosen so that the share of held-out
+chunks with any test over it is within the false-alarm budget (Bonferroni where the
+calibration has too few chunks to resolve the budget).
+Above ``large_n`` rows p-values flag every harmless difference, so distances with fixed
+thresholds decide (Evidently's rule); shares keep a margin-protected binomial test.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import special
 
 from pyfunc_model.drift.reference import TEXT_LEVELS, DriftReference
 from pyfunc_model.drift.sketch import chi_square, js_distance, share_excess
-from pyfunc_model.drift.summary import CATEGORICAL, COL, token_shares
+from pyfunc_model.drift.specs import COL, SIGNAL, TESTED, Signal
+from pyfunc_model.drift.summary import token_shares
 
-#: Which input field each monitored value belongs to (the fallback chain routes on fields).
-FIELD_OF = {
-    "price": "price",
-    "price_vs_subcategory": "price",
-    "rating": "rating",
-    "reviews_count": "reviews_count",
-    "title_chars": "title",
-    "title_oov_rate": "title",
-    "title_tokens": "title",
-}
-RAW_NUMERIC = ("price", "rating", "reviews_count")
-#: Only an increase matters (and out-of-fold estimates are slightly pessimistic on purpose).
-ONE_SIDED = ("title_oov_rate",)
 MIN_VALUES = 10
+#: Confidence that the calibrated threshold keeps the false-alarm rate within the budget.
+CALIBRATION_CONFIDENCE = 0.75
+#: Normal scores are clipped to this range (p-values underflow far beyond it).
+SCORE_RANGE = (-8.0, 40.0)
 
 
 @dataclass
 class CheckResult:
-    """One test on one monitored value; ``severity`` >= 0.5 exactly when it flags."""
+    """One test on one signal; ``severity`` >= 0.5 exactly when it flags."""
 
     name: str
     field: str
@@ -46,6 +43,7 @@ class CheckResult:
     threshold: float
     n: int
     kind: str = "data"
+    score: float = float("nan")  # standardised normal score (p-value tests)
     drifted: bool = False
     severity: float = 0.0
 
@@ -53,17 +51,72 @@ class CheckResult:
         return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
 
 
-def inflation(ref: DriftReference, key: str, n: float, n_ref: float | None = None) -> float:
-    """Variance of (sample - reference) relative to i.i.d. rows tested against a known truth.
+def normal_score(p: float) -> float:
+    """``-ndtri(p)``: 0 at p = 0.5, 2.33 at p = 0.01; clipped to :data:`SCORE_RANGE`."""
+    return float(np.clip(-special.ndtri(min(max(p, 1e-300), 1.0)), *SCORE_RANGE))
 
-    ``deff * (1 + n / N_ref + n / N_pop)``: clustering (``deff``, measured on training splits),
-    the reference's own sampling error, and the offset shared by every window drawn from the same
-    finite set of live listings (``population_rows``). Without the last term, windows of ~1000
-    rows from a catalogue of a few thousand listings raise alarms on ordinary traffic.
+
+def test_weight(name: str) -> float:
+    """The declared weight of a test (``signal:test``); concept tests weigh 1."""
+    signal = SIGNAL.get(name.split(":", 1)[0])
+    return signal.weight if signal is not None else 1.0
+
+
+def weighted_scores(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted Bonferroni on the normal-score scale: p / (w / mean w), back to a normal score.
+
+    Comparing these with the plain Bonferroni critical value gives test i the budget share
+    ``w_i / sum(w)``; for weight 1 everywhere the scores are unchanged.
     """
-    n_ref = ref.n_rows if n_ref is None else n_ref
-    deff = ref.dispersion.get(key, 1.0)
-    return deff * (1.0 + n / max(n_ref, 1.0) + n / ref.settings["population_rows"])
+    w = weights / weights.mean()
+    p = np.minimum(special.ndtr(-scores) / w, 1.0)
+    return np.clip(-special.ndtri(np.maximum(p, 1e-300)), *SCORE_RANGE)
+
+
+class Calibration:
+    """Null distribution of the test scores per sample-size class, read from the reference."""
+
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.log_sizes = np.log(np.asarray(d.get("sizes", [1.0]), dtype="float64"))
+        self.tests = {k: (np.asarray(v["a"]), np.asarray(v["b"])) for k, v in d.get("tests", {}).items()}
+        self.tail = [np.asarray(t) for t in d.get("max_tail", [])]
+        self.chunks = list(d.get("chunks", []))
+
+    def _at(self, n: int, values: np.ndarray) -> float:
+        x = np.clip(np.log(max(n, 1)), self.log_sizes[0], self.log_sizes[-1])
+        return float(np.interp(x, self.log_sizes, values))
+
+    def standardise(self, key: str, z: float, n: int) -> float:
+        if key not in self.tests:
+            return z
+        a, b = self.tests[key]
+        return (z - self._at(n, a)) / max(self._at(n, b), 1e-6)
+
+    def critical(self, n: int, alpha: float, m: int) -> float:
+        """Upper confidence bound of the held-out chunks' (1 - alpha) quantile of the maximum score:
+        the family-wise false-alarm rate on held-out data is then at most alpha. Bonferroni
+        (``alpha / m``) when the calibration has too few chunks to resolve alpha."""
+        bonferroni = -float(special.ndtri(alpha / max(m, 1)))
+        if not self.tail:
+            return bonferroni
+        empirical = []
+        for tail, chunks in zip(self.tail, self.chunks, strict=True):
+            j = _conservative_rank(chunks, alpha)
+            empirical.append(tail[j] if 1 <= j < tail.size else np.nan)
+        emp = np.asarray(empirical)
+        if not np.isfinite(emp).all():  # a budget the held-out chunks cannot resolve
+            return bonferroni
+        return self._at(n, emp)
+
+
+def _conservative_rank(chunks: int, alpha: float, confidence: float = CALIBRATION_CONFIDENCE) -> int:
+    """How many held-out chunks may lie above the threshold: the ``1 - confidence`` quantile of
+    Binomial(chunks, alpha), so that the threshold is an upper confidence bound of the (1 - alpha)
+    quantile and the calibration's own sampling error does not push false alarms over budget."""
+    j = 0
+    while special.bdtr(j, chunks, alpha) < 1.0 - confidence and j < chunks:
+        j += 1
+    return j
 
 
 def _level(levels: tuple[int, ...], target: float, available: int) -> int:
@@ -71,83 +124,95 @@ def _level(levels: tuple[int, ...], target: float, available: int) -> int:
     return max(ok) if ok else levels[0]
 
 
-def _numeric_tests(ref: DriftReference, table: np.ndarray, large: bool) -> list[CheckResult]:
+def _numeric(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) -> list[CheckResult]:
+    sketch = ref.numeric.get(s.name)
+    if sketch is None or not sketch.usable or sketch.missing_share > 0.99:
+        return []
+    present = values[np.isfinite(values)]
+    if present.size < MIN_VALUES:
+        return []
+    alternative = "greater" if s.one_sided else "two-sided"
+    if large:
+        d = sketch.wasserstein(present, alternative)
+        thr = ref.settings["numeric_distance"]
+        return [CheckResult(f"{s.name}:wasserstein", s.field, "wasserstein_norm", d, None, thr, present.size)]
     out = []
-    cfg = ref.settings
-    n_rows = table.shape[0]
-    for name, sketch in ref.numeric.items():
-        if not sketch.usable or sketch.missing_share > 0.99:
-            continue
-        values = table[:, COL[name]]
-        present = values[np.isfinite(values)]
-        if name in RAW_NUMERIC:
-            k = int(n_rows - present.size)
-            p = share_excess(k, n_rows, sketch.missing_share, cfg["share_margin"])
-            out.append(CheckResult(f"{name}_missing", name, "binomial_excess", k / max(n_rows, 1), p, 0.0, n_rows))
-        if present.size < MIN_VALUES:
-            continue
-        if large:
-            d = sketch.wasserstein(present, "greater" if name in ONE_SIDED else "two-sided")
-            thr = cfg["numeric_distance"]
-            out.append(CheckResult(name, FIELD_OF[name], "wasserstein_norm", d, None, thr, present.size))
-        else:
-            n_eff = present.size / inflation(ref, name, present.size, ref.n_rows * (1.0 - sketch.missing_share))
-            d, p = sketch.ks(present, "greater" if name in ONE_SIDED else "two-sided", n_eff=n_eff)
-            out.append(CheckResult(name, FIELD_OF[name], "ks", d, p, 0.0, present.size))
+    for test in s.tests:
+        if test == "rank":
+            z, p = sketch.rank_shift(present, s.one_sided)
+            out.append(CheckResult(f"{s.name}:rank", s.field, "rank_z", z, p, 0.0, present.size))
+        elif test == "ks":
+            d, p = sketch.ks(present, alternative)
+            out.append(CheckResult(f"{s.name}:ks", s.field, "ks", d, p, 0.0, present.size))
     return out
 
 
-def _categorical_tests(ref: DriftReference, table: np.ndarray, large: bool) -> list[CheckResult]:
-    out = []
+def _share(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) -> list[CheckResult]:
+    if s.name not in ref.shares:
+        return []
+    present = values[~np.isnan(values)]
+    if present.size < MIN_VALUES:
+        return []
+    k, n = int(present.sum()), present.size
     cfg = ref.settings
-    n_rows = table.shape[0]
-    for field in CATEGORICAL:
-        if not ref.monitored(field):
-            continue
-        cref = ref.categorical[field]
-        buckets = table[:, COL[f"{field}_bucket"]]
-        present = buckets[~np.isnan(buckets)].astype(np.int64)
-        k_missing = n_rows - present.size
-        p = share_excess(k_missing, n_rows, 1.0 - cref.present_share, cfg["share_margin"])
-        share = k_missing / max(n_rows, 1)
-        out.append(CheckResult(f"{field}_missing", field, "binomial_excess", share, p, 0.0, n_rows))
-        if present.size < MIN_VALUES:
-            continue
-        unseen = table[:, COL[f"{field}_unseen"]]
-        unseen = unseen[~np.isnan(unseen)]
-        k_unseen = int(unseen.sum())
-        p = share_excess(k_unseen, unseen.size, cref.expected_unseen_share, cfg["share_margin"])
-        share = k_unseen / unseen.size
-        out.append(CheckResult(f"{field}_unseen", field, "binomial_excess", share, p, 0.0, unseen.size))
-        levels = tuple(int(k) for k in cref.coarse)
-        k = max(levels) if large else _level(levels, present.size / 6, max(levels))  # >= ~6 rows per cell
-        counts = np.bincount(present % k, minlength=k)
-        ref_share = np.asarray(cref.coarse[str(k)])
-        if large:
-            d = js_distance(counts, ref_share)
-            out.append(CheckResult(field, field, "jensen_shannon", d, None, cfg["categorical_distance"], present.size))
-        else:
-            stat, p = chi_square(counts, ref_share, inflation(ref, f"{field}:{k}", present.size))
-            out.append(CheckResult(field, field, f"chi_square_{k}_buckets", stat, p, 0.0, present.size))
-    return out
+    expected = ref.shares[s.name]
+    if large:
+        p = share_excess(k, n, expected, cfg["share_margin"])
+    else:
+        p = share_excess(k, n, max(expected, cfg["small_share_floor"]), 0.0)
+    return [CheckResult(f"{s.name}:excess", s.field, "binomial_excess", k / n, p, 0.0, n)]
 
 
-def _text_test(ref: DriftReference, tokens: np.ndarray, large: bool) -> list[CheckResult]:
+def _buckets(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) -> list[CheckResult]:
+    if not ref.monitored(s.field):
+        return []
+    present = values[~np.isnan(values)].astype(np.int64)
+    if present.size < MIN_VALUES:
+        return []
+    cref = ref.categorical[s.field]
+    levels = tuple(int(k) for k in cref.coarse)
+    k = max(levels) if large else _level(levels, present.size / 6, max(levels))  # >= ~6 rows per cell
+    counts = np.bincount(present % k, minlength=k)
+    ref_share = np.asarray(cref.coarse[str(k)])
+    if large:
+        d = js_distance(counts, ref_share)
+        thr = ref.settings["categorical_distance"]
+        return [CheckResult(f"{s.name}:jensen_shannon", s.field, "jensen_shannon", d, None, thr, present.size)]
+    stat, p = chi_square(counts, ref_share)
+    return [CheckResult(f"{s.name}:chi2", s.field, f"chi_square_{k}_buckets", stat, p, 0.0, present.size)]
+
+
+def _tokens(ref: DriftReference, s: Signal, tokens: np.ndarray, large: bool) -> list[CheckResult]:
     n = int(np.count_nonzero(tokens.any(axis=1)))
     if n < MIN_VALUES:
         return []
     if large:
         d = js_distance(tokens.sum(axis=0), np.asarray(ref.text.pooled))
         thr = ref.settings["categorical_distance"]
-        return [CheckResult("title_tokens", "title", "jensen_shannon", d, None, thr, n)]
+        return [CheckResult(f"{s.name}:jensen_shannon", s.field, "jensen_shannon", d, None, thr, n)]
     k = _level(TEXT_LEVELS, n / 3, TEXT_LEVELS[-1])
     shares, _ = token_shares(tokens, k)
     lv = ref.text_level(k)
     keep = lv["var"] > 0
     t = float(np.sum(n * (shares.mean(axis=0)[keep] - lv["mean"][keep]) ** 2 / lv["var"][keep]))
-    t /= inflation(ref, f"title_tokens:{k}", n)
     p = float(special.chdtrc(lv["dof"], t / lv["scale"]))
-    return [CheckResult("title_tokens", "title", f"scaled_chi_square_{k}_buckets", t, p, 0.0, n)]
+    return [CheckResult(f"{s.name}:chi2", s.field, f"scaled_chi_square_{k}_buckets", t, p, 0.0, n)]
+
+
+def data_tests(ref: DriftReference, table: np.ndarray, tokens: np.ndarray, large: bool) -> list[CheckResult]:
+    """Every declared test of every signal, undecided (p-values as for i.i.d. rows)."""
+    out: list[CheckResult] = []
+    for s in TESTED:
+        values = table[:, COL[s.name]]
+        if s.kind == "numeric":
+            out += _numeric(ref, s, values, large)
+        elif s.kind == "share":
+            out += _share(ref, s, values, large)
+        elif s.kind == "buckets":
+            out += _buckets(ref, s, values, large)
+        elif s.kind == "tokens":
+            out += _tokens(ref, s, tokens, large)
+    return out
 
 
 def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult]:
@@ -159,56 +224,53 @@ def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult
     se = max(cref.sketch.std, 1e-6) / np.sqrt(conf.size)
     z = (conf.mean() - (cref.sketch.mean - margin)) / se
     low_k = int(np.sum(conf < cref.low_threshold))
+    low_p = share_excess(low_k, conf.size, cref.low_share, ref.settings["share_margin"])
+    mean = float(conf.mean())
     return [
         CheckResult(
-            "confidence_mean",
-            "confidence",
-            "z_drop",
-            float(conf.mean()),
-            float(special.ndtr(z)),
-            0.0,
-            conf.size,
-            kind="concept",
+            "confidence:mean_drop", "confidence", "z_drop", mean, float(special.ndtr(z)), 0.0, conf.size, "concept"
         ),
         CheckResult(
-            "low_confidence_share",
-            "confidence",
-            "binomial_excess",
-            low_k / conf.size,
-            share_excess(low_k, conf.size, cref.low_share, ref.settings["share_margin"]),
-            0.0,
-            conf.size,
-            kind="concept",
+            "confidence:low_share", "confidence", "binomial_excess", low_k / conf.size, low_p, 0.0, conf.size, "concept"
         ),
     ]
 
 
 def run_tests(
-    ref: DriftReference, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray | None, alpha_share: float = 1.0
+    ref: DriftReference, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray | None, alpha: float
 ) -> list[CheckResult]:
-    """All tests for one batch/window, decided after Bonferroni across the p-value tests.
+    """All tests for one batch/window, decided so that ``alpha`` is the family-wise false-alarm rate."""
+    n = table.shape[0]
+    large = n > ref.settings["large_n"]
+    results = [*data_tests(ref, table, tokens, large), *(_confidence_tests(ref, conf) if conf is not None else [])]
+    decide(results, n, alpha, None if large else Calibration(ref.calibration))
+    return results
 
-    ``alpha_share`` splits the family-wise alpha further (e.g. 0.5 when two window scales run).
-    """
-    large = table.shape[0] > ref.settings["large_n"]
-    results = [
-        *_numeric_tests(ref, table, large),
-        *_categorical_tests(ref, table, large),
-        *_text_test(ref, tokens, large),
-        *(_confidence_tests(ref, conf) if conf is not None else []),
-    ]
-    m = sum(r.p_value is not None for r in results)
-    alpha = ref.settings["alpha"] * alpha_share / max(m, 1)
-    log_alpha = np.log(alpha)
+
+def decide(results: list[CheckResult], n: int, alpha: float, calibration: Calibration | None) -> None:
+    """Standardise (data tests, small samples) and flag in place."""
+    tested = [r for r in results if r.p_value is not None]
+    m = len(tested)
+    critical = calibration.critical(n, alpha, m) if calibration else -float(special.ndtri(alpha / max(m, 1)))
+    if tested:
+        z = np.asarray([normal_score(r.p_value) for r in tested])
+        if calibration:
+            z = np.asarray(
+                [
+                    calibration.standardise(r.name, s, n) if r.kind == "data" else s
+                    for r, s in zip(tested, z, strict=True)
+                ]
+            )
+        scores = weighted_scores(z, np.asarray([test_weight(r.name) for r in tested]))
+        for r, score in zip(tested, scores.tolist(), strict=True):
+            r.score = score
+            r.threshold = critical
+            r.drifted = score > critical
+            r.severity = float(np.clip(score / critical, 0.0, 2.0) / 2.0)
     for r in results:
-        if r.p_value is not None:
-            r.threshold = alpha
-            r.drifted = r.p_value <= alpha
-            r.severity = float(np.clip(np.log(max(r.p_value, 1e-300)) / log_alpha, 0.0, 2.0) / 2.0)
-        else:
+        if r.p_value is None:
             r.drifted = r.statistic > r.threshold
             r.severity = float(np.clip(r.statistic / r.threshold, 0.0, 2.0) / 2.0)
-    return results
 
 
 def estimated_accuracy(ref: DriftReference, conf: np.ndarray | None) -> float:
@@ -224,4 +286,14 @@ def estimated_accuracy(ref: DriftReference, conf: np.ndarray | None) -> float:
     return float(conf.mean())
 
 
-__all__ = ["CheckResult", "estimated_accuracy", "inflation", "run_tests"]
+__all__ = [
+    "Calibration",
+    "CheckResult",
+    "data_tests",
+    "decide",
+    "estimated_accuracy",
+    "normal_score",
+    "run_tests",
+    "test_weight",
+    "weighted_scores",
+]

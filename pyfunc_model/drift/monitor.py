@@ -18,16 +18,18 @@ import pandas as pd
 
 from pyfunc_model.drift.checks import estimated_accuracy, run_tests
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.summary import COLUMNS, TEXT_BUCKETS, RowSummary, summarize
+from pyfunc_model.drift.specs import COLUMNS, summarize
+from pyfunc_model.drift.summary import TEXT_BUCKETS, RowSummary
 
 
 @dataclass
 class DriftVerdict:
     """The drift decision that applies to the rows of one ``check`` call.
 
-    ``score`` is the largest test severity: 0 = no evidence, 0.5 = exactly at the decision
-    threshold (p = alpha/m on a log scale, or distance = threshold), 1 = twice past it.
-    ``drifted`` is True exactly when ``score >= 0.5`` for some test.
+    ``score`` is the largest test severity: 0 = no evidence, 0.5 = exactly at the calibrated
+    decision threshold (or distance = threshold), 1 = twice past it. ``drifted`` is True exactly
+    when some test flags. ``scope``: ``batch`` (the request's own rows) or ``window`` (the
+    sliding window of recent small requests, every client's).
     """
 
     drifted: bool
@@ -66,25 +68,31 @@ class _Ring:
         idx = (self.head - self.size + np.arange(self.size)) % self.capacity
         return self.table[idx], self.tokens[idx], self.conf[idx]
 
-    def resized(self, capacity: int) -> _Ring:
-        ring = _Ring(capacity)
-        ring.append(*self.ordered())
-        ring.appended = self.appended
-        return ring
-
 
 class DriftMonitor:
-    """Thread-safe drift checks against a :class:`DriftReference`."""
+    """Thread-safe drift checks against a :class:`DriftReference`.
+
+    Window size and false-alarm budget are fixed at construction (deployment settings): no
+    request can resize the shared window or change the rate at which everybody is flagged.
+    """
 
     def __init__(
-        self, reference: DriftReference, window_size: int = 1000, min_batch: int = 30, retest_every: int | None = None
+        self,
+        reference: DriftReference,
+        window_size: int = 1000,
+        min_batch: int = 30,
+        retest_every: int | None = None,
+        false_alarm_budget: float = 0.01,
     ) -> None:
         """``retest_every``: rows between two window tests (default window_size // 100); calls in
         between reuse the last window verdict, so single-row traffic pays for the tests ~1 call in
         10 at the default window of 1000, at the price of at most that many rows of extra delay."""
         if window_size < min_batch or min_batch < 1:
             raise ValueError(f"need 1 <= min_batch <= window_size, got {min_batch=}, {window_size=}")
+        if not 0.0 < false_alarm_budget < 0.5:
+            raise ValueError(f"false_alarm_budget must be in (0, 0.5), got {false_alarm_budget}")
         self.reference = reference
+        self.false_alarm_budget = float(false_alarm_budget)
         self.window_size = int(window_size)
         self.min_batch = int(min_batch)
         self.retest_every = retest_every
@@ -106,7 +114,6 @@ class DriftMonitor:
         self,
         prepared: pd.DataFrame | None,
         confidence: np.ndarray | None,
-        window_size: int | None = None,
         summary: RowSummary | None = None,
     ) -> DriftVerdict:
         """Thread-safe. Batches >= min_batch rows are tested on their own; smaller ones join the
@@ -125,13 +132,8 @@ class DriftMonitor:
             raise ValueError(f"confidence has {conf.size} values for {n} rows")
         if n >= self.min_batch:
             return self._evaluate(summary.table, summary.tokens, conf, "batch", confidence is not None)
-        if window_size is not None and int(window_size) < self.min_batch:
-            raise ValueError(f"window_size must be >= min_batch ({self.min_batch}), got {window_size}")
         with self._lock:
-            capacity = int(window_size) if window_size is not None else self._ring.capacity
-            if capacity != self._ring.capacity:
-                self._ring = self._ring.resized(capacity)
-                self._last = None
+            capacity = self._ring.capacity
             self._ring.append(summary.table, summary.tokens, conf)
             held, appended = self._ring.size, self._ring.appended
             every = self.retest_every if self.retest_every is not None else max(1, capacity // 100)
@@ -160,8 +162,8 @@ class DriftMonitor:
         recent = max(self.min_batch, held // 5)
         if held - recent < self.min_batch:
             return self._evaluate(table, tokens, wconf, "window", has_conf)
-        whole = self._evaluate(table, tokens, wconf, "window", has_conf, alpha_share=0.5)
-        last = self._evaluate(table[-recent:], tokens[-recent:], wconf[-recent:], "window", has_conf, alpha_share=0.5)
+        whole = self._evaluate(table, tokens, wconf, "window", has_conf, budget_share=0.5)
+        last = self._evaluate(table[-recent:], tokens[-recent:], wconf[-recent:], "window", has_conf, budget_share=0.5)
         chosen = last if last.score > whole.score else whole
         chosen.details["window_rows"] = held
         chosen.details["tested_rows"] = {"window": held, "recent": recent}
@@ -175,9 +177,10 @@ class DriftMonitor:
         conf: np.ndarray,
         scope: str,
         has_conf: bool,
-        alpha_share: float = 1.0,
+        budget_share: float = 1.0,
     ) -> DriftVerdict:
-        results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha_share)
+        alpha = self.false_alarm_budget * budget_share
+        results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha)
         flagged = [r for r in results if r.drifted]
         data = [r for r in flagged if r.kind == "data"]
         concept = any(r.kind == "concept" for r in flagged)
@@ -191,7 +194,8 @@ class DriftMonitor:
             estimated_accuracy=estimated_accuracy(self.reference, conf if has_conf else None),
             details={
                 "n_rows": int(table.shape[0]),
-                "regime": "distance" if table.shape[0] > self.reference.settings["large_n"] else "p_value",
+                "regime": "distance" if table.shape[0] > self.reference.settings["large_n"] else "calibrated",
+                "false_alarm_budget": alpha,
                 "flagged_tests": [r.name for r in flagged],
                 "tests": {r.name: r.as_dict() for r in results},
             },

@@ -1,66 +1,80 @@
-"""Per-row out-of-distribution reasons: why one row should not be trusted to the primary."""
+"""Per-row out-of-distribution reasons: why one row should not be trusted to the primary.
+
+Reasons name something the caller can act on. A missing optional input is not one (the model
+was trained with title-only copies of every row, so it answers such rows normally), and a brand
+is reported as unseen only when the caller sent it: a brand the features derived from the
+title's first word says nothing about the caller's data.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from features.pipeline import ProductFeatures
 from features.schema import RowFlags
+from features.text import as_strings
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.summary import CATEGORICAL, RowSummary, summarize
+from pyfunc_model.drift.specs import CATEGORICAL, summarize
+from pyfunc_model.drift.summary import RowSummary
 
 #: Reason names for unseen categorical values (``seller_id`` -> ``unseen_seller``).
 UNSEEN_REASON = {"subcategory": "unseen_subcategory", "brand": "unseen_brand", "seller_id": "unseen_seller"}
-#: Numeric fields whose absence is reported when training had them for most rows.
-MISSING_FIELDS = ("subcategory", "brand", "seller_id", "price", "rating", "reviews_count")
-#: A field counts as "relied on" when at least this share of training rows had it.
-RELIED_ON_SHARE = 0.5
+#: Title reasons, most specific first; a row gets at most one of them.
+TITLE_REASONS = ("title_empty", "title_foreign_script", "title_garbled", "title_no_known_words")
+PRICE_FAR = "price_far_outside_training_range"
 
 
-def _relied_on(reference: DriftReference, field: str) -> bool:
-    if field in reference.categorical:
-        return reference.categorical[field].present_share >= RELIED_ON_SHARE
-    sketch = reference.numeric.get(field)
-    return sketch is not None and 1.0 - sketch.missing_share >= RELIED_ON_SHARE
+def sent_mask(model_input: pd.DataFrame, field: str) -> np.ndarray:
+    """Rows where the caller sent a non-blank value of ``field`` (before any derivation)."""
+    if field not in model_input.columns:
+        return np.zeros(len(model_input), dtype=bool)
+    return np.fromiter((bool(v.strip()) for v in as_strings(model_input[field])), dtype=bool, count=len(model_input))
 
 
 def ood_flags(
-    prepared: pd.DataFrame, reference: DriftReference, summary: RowSummary | None = None
+    prepared: pd.DataFrame,
+    reference: DriftReference,
+    summary: RowSummary | None = None,
+    sent: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Boolean mask per reason (vectorised); :func:`row_ood_reasons` turns it into lists."""
+    """Boolean mask per reason (vectorised).
+
+    ``sent``: per categorical field, the rows where the caller sent the value (default: every
+    present value counts as sent, as for a frame that was never derived).
+    """
     s = summary if summary is not None else summarize(prepared, reference)
     cfg = reference.settings
     flags: dict[str, np.ndarray] = {}
     for field in CATEGORICAL:
         if reference.monitored(field):
-            flags[UNSEEN_REASON[field]] = s.col(f"{field}_unseen") == 1.0
+            unseen = s.col(f"{field}_unseen") == 1.0
+            if sent is not None and field in sent:
+                unseen &= sent[field]
+            flags[UNSEEN_REASON[field]] = unseen
     lo, hi = reference.price_range
     factor = cfg["price_far_factor"]
     price = np.expm1(s.col("price"))
     with np.errstate(invalid="ignore"):
-        flags["price_far_outside_training_range"] = np.isfinite(price) & ((price > hi * factor) | (price < lo / factor))
+        flags[PRICE_FAR] = np.isfinite(price) & ((price > hi * factor) | (price < lo / factor))
     tokens = s.col("title_tokens")
     with np.errstate(invalid="ignore"):
-        garbled = (s.col("title_letter_share") < cfg["garbled_letter_share"]) | (
-            (tokens >= 2) & (s.col("title_oov_rate") >= cfg["garbled_oov_rate"])
-        )
-    flags["title_empty_or_garbled"] = (tokens == 0) | garbled
-    for field in MISSING_FIELDS:
-        if not _relied_on(reference, field):
-            continue
-        col = s.col(f"{field}_bucket") if field in CATEGORICAL else s.col(field)
-        flags[f"missing_{field}"] = np.isnan(col)
+        empty = s.col("title_chars") == 0
+        foreign = ~empty & (s.col("title_foreign_share") >= cfg["foreign_script_share"])
+        garbled = ~empty & ~foreign & ((tokens == 0) | (s.col("title_letter_share") < cfg["garbled_letter_share"]))
+        unknown = ~empty & ~foreign & ~garbled & (s.col("title_oov_rate") >= cfg["no_known_words_oov_rate"])
+    for reason, mask in zip(TITLE_REASONS, (empty, foreign, garbled, unknown), strict=True):
+        flags[reason] = mask
     return flags
 
 
-def row_ood_reasons(
-    prepared: pd.DataFrame, reference: DriftReference, summary: RowSummary | None = None
-) -> list[list[str]]:
-    """Per-row reasons: unseen_subcategory, unseen_brand, unseen_seller,
-    price_far_outside_training_range, title_empty_or_garbled, missing_<field> (fields present in
-    most training rows only: a field the model never saw cannot be missed)."""
-    n = len(prepared) if summary is None else len(summary)
-    return RowFlags(n).merged(ood_flags(prepared, reference, summary)).lists()
+def row_ood_reasons(model_input: pd.DataFrame, reference: DriftReference) -> list[list[str]]:
+    """Per-row reasons for raw model input, as ``predict`` reports them: unseen_subcategory,
+    unseen_brand (sent brands only), unseen_seller, price_far_outside_training_range, and at most
+    one title reason of :data:`TITLE_REASONS`."""
+    prepared = ProductFeatures.prepare(model_input)
+    sent = {"brand": sent_mask(model_input, "brand")}
+    return RowFlags(len(prepared)).merged(ood_flags(prepared, reference, sent=sent)).lists()
 
 
-__all__ = ["ood_flags", "row_ood_reasons"]
+__all__ = ["PRICE_FAR", "TITLE_REASONS", "UNSEEN_REASON", "ood_flags", "row_ood_reasons", "sent_mask"]

@@ -1,14 +1,15 @@
 """Per-row monitored values: the only thing the drift window keeps (a few floats per row).
 
 One pass over a prepared frame gives every value the tests and the OOD reasons need, so
-``predict`` can compute it once and hand it to both :func:`row_ood_reasons` and
-:meth:`DriftMonitor.check`.
+``predict`` computes it once and hands it to both :func:`ood_flags` and :meth:`DriftMonitor.check`.
+WHICH values are computed is declared in :mod:`pyfunc_model.drift.specs`; this module holds the
+shared, vectorised building blocks (:class:`RowContext`) those declarations read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -19,20 +20,6 @@ import scipy.sparse as sp
 from features.hashing import hash_buckets, murmur_hashes
 from features.text import as_strings, distinct
 
-if TYPE_CHECKING:
-    from pyfunc_model.drift.reference import DriftReference
-
-CATEGORICAL = ("subcategory", "brand", "seller_id")
-NUMERIC = ("price", "price_vs_subcategory", "rating", "reviews_count", "title_chars", "title_oov_rate")
-#: Columns of :attr:`RowSummary.table`, in order.
-COLUMNS = (
-    *NUMERIC,
-    *(f"{f}_bucket" for f in CATEGORICAL),
-    *(f"{f}_unseen" for f in CATEGORICAL),
-    "title_tokens",
-    "title_letter_share",
-)
-COL = {name: i for i, name in enumerate(COLUMNS)}
 #: Token-bucket histogram width kept per row (the text-content signal).
 TEXT_BUCKETS = 256
 TOKEN_FEATURES = 2**17
@@ -49,7 +36,7 @@ _PYTHON_SPLIT_ROWS = 64
 
 @dataclass
 class RowSummary:
-    """``table``: rows x :data:`COLUMNS` (NaN = missing); ``tokens``: rows x 256 token counts."""
+    """``table``: rows x monitored columns (``specs.COLUMNS``, NaN = missing); ``tokens``: rows x 256 counts."""
 
     table: np.ndarray
     tokens: np.ndarray
@@ -58,7 +45,76 @@ class RowSummary:
         return self.table.shape[0]
 
     def col(self, name: str) -> np.ndarray:
+        from pyfunc_model.drift.specs import COL
+
         return self.table[:, COL[name]]
+
+
+#: The price residual is computed for at most this many distinct titles per call (evenly spaced):
+#: the nearest-neighbour search is the costliest per-row value, and the tests need no more.
+MAX_RESIDUAL_TITLES = 256
+#: Neighbours averaged for the price of a title; the blend weight of the neighbours rises from 0
+#: to 1 as the nearest neighbour's cosine similarity goes from KNN_SIM[0] to KNN_SIM[1].
+KNN_K = 5
+KNN_SIM = (0.3, 0.9)
+
+
+@dataclass
+class PriceLookup:
+    """log price of a title: ridge on word presence + sub-category, blended with the prices of the
+    most similar training titles; and the expected spread of its error, which shrinks as the
+    nearest training title gets closer (so the residual is divided by it: a shift that moves
+    every price is seen most clearly on the rows whose price is best known)."""
+
+    token_weights: np.ndarray  # dense, TOKEN_FEATURES long
+    subcategory: tuple[np.ndarray, np.ndarray]  # (sorted sub-category buckets, weight of each)
+    intercept: float
+    idf: np.ndarray  # dense, TOKEN_FEATURES long
+    index: sp.csr_matrix  # training titles x TOKEN_FEATURES, l2-normalised tf-idf, transposed
+    index_price: np.ndarray  # log price of each training title
+    sim_edges: np.ndarray  # nearest-neighbour similarity bins ...
+    sigma: np.ndarray  # ... and the robust residual spread in each
+
+    def spread(self, nearest: np.ndarray) -> np.ndarray:
+        """Expected error spread of a prediction whose nearest training title has similarity ``nearest``."""
+        return self.sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
+
+    def predict(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr)."""
+        ridge = np.asarray(words @ self.token_weights).ravel() + _lookup(*self.subcategory, subcategory)
+        ridge += self.intercept
+        n = words.shape[0]
+        if self.index.shape[1] == 0 or n == 0:
+            return ridge, np.zeros(n)
+        query = sp.csr_matrix(words.multiply(self.idf[None, :]))
+        norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1)).ravel())
+        query = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ query
+        best = np.zeros(n)
+        knn = ridge.copy()
+        k = min(KNN_K, self.index.shape[1])
+        for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
+            sims = (query[lo : lo + 128] @ self.index).toarray()
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            s = np.take_along_axis(sims, top, axis=1)
+            w = np.maximum(s, 1e-3) ** 4
+            knn[lo : lo + 128] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
+            best[lo : lo + 128] = s.max(axis=1)
+        lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
+        return lam * knn + (1.0 - lam) * ridge, best
+
+
+@dataclass
+class Lookups:
+    """What the per-row values are computed against: seen sets and the price model.
+
+    Serving reads them from the reference; training builds one per fold (from the other folds'
+    rows) so that every value of a training row is computed out of fold, as new rows will be.
+    """
+
+    n_bits: dict[str, int]
+    seen: dict[str, np.ndarray | None]
+    token_seen: np.ndarray
+    price: PriceLookup
 
 
 def _normalised_rows(titles: pd.Series) -> list[str]:
@@ -132,73 +188,147 @@ def oov_counts(tokens: sp.csr_matrix, seen: np.ndarray) -> np.ndarray:
     return np.asarray(unseen.sum(axis=1)).ravel()
 
 
-def _log1p(values: pd.Series) -> np.ndarray:
-    arr = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+def _log1p(values: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log1p(np.clip(arr, 0, None))
+        return np.log1p(np.clip(values, 0, None))
 
 
-def build_table(
-    prepared: pd.DataFrame,
-    n_bits: dict[str, int],
-    seen: dict[str, np.ndarray | None],
-    token_seen: np.ndarray,
-    subcat_price: tuple[np.ndarray, np.ndarray, float],
-) -> RowSummary:
-    """Compute every monitored value for ``prepared`` given seen sets and price medians."""
-    n = len(prepared)
-    table = np.full((n, len(COLUMNS)), np.nan)
-    for field in CATEGORICAL:
-        values = prepared[field] if field in prepared.columns else pd.Series([None] * n, dtype=object)
-        buckets = hash_buckets(values.reset_index(drop=True), n_bits[field])
-        table[:, COL[f"{field}_bucket"]] = buckets
-        mask = seen.get(field)
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
+    """``values[keys == query]`` per query value (sorted ``keys``), ``default`` where absent/NaN."""
+    out = np.full(query.size, default)
+    if keys.size:
+        pos = np.clip(np.searchsorted(keys, query), 0, keys.size - 1)
+        hit = ~np.isnan(query) & (keys[pos] == query)
+        out[hit] = values[pos[hit]]
+    return out
+
+
+class RowContext:
+    """Lazily computed, shared building blocks of the per-row values of one prepared frame.
+
+    Each is computed at most once per frame whatever number of signals read it; titles are
+    tokenised once per distinct title.
+    """
+
+    def __init__(
+        self, prepared: pd.DataFrame, lookups: Lookups, max_residual_titles: int | None = MAX_RESIDUAL_TITLES
+    ) -> None:
+        self.prepared = prepared
+        self.lookups = lookups
+        self.max_residual_titles = max_residual_titles
+        self.n = len(prepared)
+        self._buckets: dict[str, np.ndarray] = {}
+
+    def number(self, field: str) -> np.ndarray:
+        if field not in self.prepared.columns:
+            return np.full(self.n, np.nan)
+        return pd.to_numeric(self.prepared[field], errors="coerce").to_numpy(dtype="float64")
+
+    def log1p(self, field: str) -> np.ndarray:
+        return _log1p(self.number(field))
+
+    def missing(self, field: str) -> np.ndarray:
+        values = self.bucket(field) if field in self.lookups.n_bits else self.number(field)
+        return np.isnan(values).astype("float64")
+
+    def bucket(self, field: str) -> np.ndarray:
+        if field not in self._buckets:
+            col = self.prepared[field] if field in self.prepared.columns else pd.Series([None] * self.n, dtype=object)
+            self._buckets[field] = hash_buckets(col.reset_index(drop=True), self.lookups.n_bits[field])
+        return self._buckets[field]
+
+    def unseen(self, field: str) -> np.ndarray:
+        """1.0 unseen in training, 0.0 seen, NaN when absent (or the field is not monitored)."""
+        buckets, mask = self.bucket(field), self.lookups.seen.get(field)
+        flag = np.full(self.n, np.nan)
         if mask is not None:
             present = ~np.isnan(buckets)
-            flag = np.full(n, np.nan)
             flag[present] = ~mask[buckets[present].astype(np.int64)]
-            table[:, COL[f"{field}_unseen"]] = flag
-    for field in ("price", "rating", "reviews_count"):
-        col = prepared[field] if field in prepared.columns else pd.Series(np.nan, index=range(n))
-        table[:, COL[field]] = col.to_numpy(dtype="float64") if field == "rating" else _log1p(col)
-    keys, medians, global_median = subcat_price
-    sub = table[:, COL["subcategory_bucket"]]
-    base = np.full(n, global_median)
-    if keys.size:
-        pos = np.clip(np.searchsorted(keys, sub), 0, keys.size - 1)
-        hit = ~np.isnan(sub) & (keys[pos] == sub)
-        base[hit] = medians[pos[hit]]
-    table[:, COL["price_vs_subcategory"]] = table[:, COL["price"]] - base
+        return flag
 
-    raw = as_strings(prepared["title"])
-    unique, inverse = distinct(raw)  # repeated titles are tokenised once
-    tokens, letters = title_tokens(pd.Series(unique, dtype=object))
-    n_tokens = np.asarray(tokens.sum(axis=1)).ravel()
-    chars = np.fromiter(map(len, unique), dtype="float64", count=len(unique))
-    visible = chars - np.fromiter((t.count(" ") for t in unique), dtype="float64", count=len(unique))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        oov_rate = np.where(n_tokens > 0, oov_counts(tokens, token_seen) / n_tokens, np.nan)
-        letter_share = np.where(visible > 0, letters / visible, 0.0)
-    histogram = token_histogram(tokens)
-    if inverse is not None:
-        n_tokens, chars, oov_rate, letter_share = (a[inverse] for a in (n_tokens, chars, oov_rate, letter_share))
-        histogram = histogram[inverse]
-    table[:, COL["title_tokens"]] = n_tokens
-    table[:, COL["title_oov_rate"]] = oov_rate
-    table[:, COL["title_chars"]] = chars
-    table[:, COL["title_letter_share"]] = letter_share
-    return RowSummary(table=table, tokens=histogram)
+    @cached_property
+    def _titles(self) -> tuple[sp.csr_matrix, np.ndarray, list[str], np.ndarray | None]:
+        unique, inverse = distinct(as_strings(self.prepared["title"]))  # repeated titles tokenised once
+        tokens, letters = title_tokens(pd.Series(unique, dtype=object))
+        return tokens, letters, unique, inverse
 
+    def _per_row(self, values: np.ndarray) -> np.ndarray:
+        inverse = self._titles[3]
+        return values if inverse is None else values[inverse]
 
-def summarize(prepared: pd.DataFrame, reference: DriftReference) -> RowSummary:
-    """Monitored values of ``prepared`` against a built reference (seen sets, price medians)."""
-    return build_table(
-        prepared,
-        {f: reference.categorical[f].n_bits for f in CATEGORICAL},
-        {f: reference.seen_mask(f) for f in CATEGORICAL},
-        reference.token_seen_mask(),
-        reference.subcategory_price_lookup(),
-    )
+    @cached_property
+    def _n_tokens_unique(self) -> np.ndarray:
+        return np.asarray(self._titles[0].sum(axis=1)).ravel()
+
+    @cached_property
+    def n_tokens(self) -> np.ndarray:
+        return self._per_row(self._n_tokens_unique)
+
+    @cached_property
+    def title_chars(self) -> np.ndarray:
+        """Characters without surrounding whitespace (a blank title has none)."""
+        unique = self._titles[2]
+        return self._per_row(np.fromiter((len(t.strip()) for t in unique), dtype="float64", count=len(unique)))
+
+    @cached_property
+    def title_oov_rate(self) -> np.ndarray:
+        tokens, n_tok = self._titles[0], self._n_tokens_unique
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(n_tok > 0, oov_counts(tokens, self.lookups.token_seen) / n_tok, np.nan)
+        return self._per_row(rate)
+
+    @cached_property
+    def title_letter_share(self) -> np.ndarray:
+        """Letters (in non-numeric tokens) among visible characters: low for symbol soup."""
+        _, letters, unique, _ = self._titles
+        chars = np.fromiter(map(len, unique), dtype="float64", count=len(unique))
+        visible = chars - np.fromiter((t.count(" ") for t in unique), dtype="float64", count=len(unique))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self._per_row(np.where(visible > 0, letters / visible, 0.0))
+
+    @cached_property
+    def title_foreign_share(self) -> np.ndarray:
+        """Share of alphabetic characters outside Latin script (Devanagari, CJK, Cyrillic...)."""
+        unique = self._titles[2]
+        out = np.zeros(len(unique))
+        for i, t in enumerate(unique):
+            if not t.isascii():
+                alpha = [c for c in t if c.isalpha()]
+                if alpha:
+                    out[i] = sum(ord(c) > 0x24F for c in alpha) / len(alpha)
+        return self._per_row(out)
+
+    @cached_property
+    def token_histogram(self) -> np.ndarray:
+        return self._per_row(token_histogram(self._titles[0]))
+
+    @cached_property
+    def price_residual(self) -> np.ndarray:
+        """(log price - its prediction from title and sub-category) / the prediction's expected error.
+
+        Computed for at most :data:`MAX_RESIDUAL_TITLES` distinct titles (evenly spaced; NaN for
+        the others): enough for the tests, and bounded work on large batches.
+        """
+        tokens, _, unique, inverse = self._titles
+        chosen = np.arange(len(unique))
+        cap = self.max_residual_titles
+        if cap is not None and chosen.size > cap:
+            chosen = np.linspace(0, chosen.size - 1, cap).round().astype(np.int64)
+        words = tokens[chosen]
+        words.data[:] = 1.0  # presence, as the model was fitted
+        sub = self.bucket("subcategory")
+        first_row = np.zeros(len(unique), dtype=np.int64)  # the sub-category of a title's first row
+        if inverse is not None:
+            first_row[inverse[::-1]] = np.arange(self.n)[::-1]
+        else:
+            first_row = np.arange(self.n)
+        predicted, nearest = self.lookups.price.predict(words, sub[first_row[chosen]])
+        sigma = self.lookups.price.spread(nearest)
+        expected = np.full(len(unique), np.nan)
+        expected[chosen] = predicted
+        spread = np.full(len(unique), np.nan)
+        spread[chosen] = sigma
+        return (self.log1p("price") - self._per_row(expected)) / self._per_row(spread)
 
 
 def token_shares(tokens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

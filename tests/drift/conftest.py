@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from features.pipeline import ProductFeatures
-from pyfunc_model.drift import DriftReference, build_reference
+from pyfunc_model.drift import DriftReference
+from training.drift_reference import build_reference
 
 SUBCATEGORIES = {
     "Headphones": (["wireless", "earbuds", "bass", "bluetooth", "headphones"], 6.5),
@@ -51,7 +52,7 @@ def train_frame() -> pd.DataFrame:
 def reference(train_frame: pd.DataFrame) -> DriftReference:
     rng = np.random.default_rng(1)
     conf = rng.beta(8, 2, size=600)
-    return build_reference(train_frame, conf, rng.random(600) < conf)
+    return build_reference(train_frame, conf, rng.random(600) < conf, calibration_chunks=20)
 
 
 @pytest.fixture

@@ -1,94 +1,57 @@
-"""Per-row OOD reasons on hand-built rows."""
+"""Per-row OOD reasons on hand-built rows: each reason names something the caller can act on."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from features.pipeline import ProductFeatures
 from pyfunc_model.drift import DriftReference, row_ood_reasons
 
-
-def _rows(reference: DriftReference) -> list[list[str]]:
-    raw = pd.DataFrame(
-        [
-            {
-                "title": "brand3 wireless earbuds bass 4",
-                "subcategory": "Headphones",
-                "price": 700.0,
-                "rating": 4.1,
-                "reviews_count": 10.0,
-            },
-            {
-                "title": "brand3 wireless earbuds bass 4",
-                "subcategory": "Garden Hoses",
-                "price": 700.0,
-                "rating": 4.1,
-                "reviews_count": 10.0,
-            },
-            {
-                "title": "acmezzz wireless earbuds bass 4",
-                "subcategory": "Headphones",
-                "price": 700.0,
-                "rating": 4.1,
-                "reviews_count": 10.0,
-            },
-            {
-                "title": "brand3 wireless earbuds bass 4",
-                "subcategory": "Headphones",
-                "price": 5e8,
-                "rating": 4.1,
-                "reviews_count": 10.0,
-            },
-            {"title": "", "subcategory": "Headphones", "price": 700.0, "rating": 4.1, "reviews_count": 10.0},
-            {
-                "title": "#### 1234 5678 !!!! ????",
-                "subcategory": "Headphones",
-                "price": 700.0,
-                "rating": 4.1,
-                "reviews_count": 10.0,
-            },
-            {
-                "title": "brand3 qzxv plokm wertyu",
-                "subcategory": "Headphones",
-                "price": 700.0,
-                "rating": 4.1,
-                "reviews_count": 10.0,
-            },
-            {
-                "title": "brand3 wireless earbuds bass 4",
-                "subcategory": None,
-                "price": np.nan,
-                "rating": 4.1,
-                "reviews_count": None,
-            },
-        ]
-    )
-    return row_ood_reasons(ProductFeatures.prepare(raw), reference)
+GOOD = {"title": "brand3 wireless earbuds bass 4", "subcategory": "Headphones", "price": 700.0, "rating": 4.1}
 
 
-def test_reasons_per_row(reference: DriftReference) -> None:
-    ok, sub, brand, price, empty, symbols, gibberish, missing = _rows(reference)
+def _reasons(reference: DriftReference, *rows: dict) -> list[list[str]]:
+    return row_ood_reasons(pd.DataFrame([{**GOOD, **row} for row in rows]), reference)
+
+
+def test_unseen_values_and_absurd_prices(reference: DriftReference) -> None:
+    ok, sub, price = _reasons(reference, {}, {"subcategory": "Garden Hoses"}, {"price": 5e8})
     assert ok == []
     assert sub == ["unseen_subcategory"]
-    assert brand == ["unseen_brand"]
     assert price == ["price_far_outside_training_range"]
-    assert "title_empty_or_garbled" in empty
-    assert "title_empty_or_garbled" in symbols
-    assert gibberish == ["title_empty_or_garbled"]
-    assert set(missing) == {"missing_subcategory", "missing_price", "missing_reviews_count"}
+
+
+def test_unseen_brand_only_when_the_caller_sent_it(reference: DriftReference) -> None:
+    derived, sent = _reasons(
+        reference,
+        {"title": "acmezzz wireless earbuds bass 4"},
+        {"title": "acmezzz wireless earbuds", "brand": "Acmezzz"},
+    )
+    assert derived == []  # the brand came from the title's first word: nothing the caller can fix
+    assert sent == ["unseen_brand"]
+
+
+def test_title_problems_are_named_precisely(reference: DriftReference) -> None:
+    empty, blank, symbols, unknown, foreign = _reasons(
+        reference,
+        {"title": ""},
+        {"title": "   "},
+        {"title": "#### 1234 5678 !!!! ????"},
+        {"title": "brand3 qzxv plokm wertyu"},
+        {"title": "वायरलेस ईयरबड्स बास"},
+    )
+    assert "title_empty" in empty and "title_empty" in blank
+    assert symbols == ["title_garbled"]
+    assert unknown == ["title_no_known_words"]
+    assert foreign == ["title_foreign_script"]
+
+
+def test_missing_optional_inputs_are_not_reasons(reference: DriftReference) -> None:
+    (title_only,) = row_ood_reasons(pd.DataFrame({"title": [GOOD["title"]]}), reference)
+    (holes,) = _reasons(reference, {"subcategory": None, "price": np.nan, "rating": None})
+    assert title_only == [] and holes == []
 
 
 def test_fields_absent_in_training_are_not_reasons(reference: DriftReference) -> None:
     # The synthetic training rows have no seller_id: a seller can be neither unseen nor missing.
-    raw = pd.DataFrame(
-        {
-            "title": ["brand1 smart led tv 3"],
-            "seller_id": ["S999"],
-            "subcategory": ["Televisions"],
-            "price": [22000.0],
-            "rating": [4.0],
-            "reviews_count": [5.0],
-        }
-    )
-    assert row_ood_reasons(ProductFeatures.prepare(raw), reference) == [[]]
+    assert _reasons(reference, {"seller_id": "S999"}) == [[]]

@@ -6,7 +6,6 @@ import threading
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from pyfunc_model.drift import DriftMonitor, DriftReference, summarize
 
@@ -27,16 +26,6 @@ def test_batches_at_least_min_batch_skip_the_window(reference: DriftReference, f
     monitor = DriftMonitor(reference, window_size=100, min_batch=30)
     assert monitor.check(fresh.iloc[:30], None).scope == "batch"
     assert monitor.window_len == 0
-
-
-def test_window_size_parameter_resizes_keeping_recent_rows(reference: DriftReference, fresh: pd.DataFrame) -> None:
-    monitor = DriftMonitor(reference, window_size=100, min_batch=10)
-    for i in range(80):
-        monitor.check(fresh.iloc[i : i + 1], None)
-    monitor.check(fresh.iloc[80:81], None, window_size=40)
-    assert monitor.window_len == 40
-    with pytest.raises(ValueError, match="window_size"):
-        monitor.check(fresh.iloc[:1], None, window_size=5)
 
 
 def test_window_flags_a_shift_in_single_row_traffic(reference: DriftReference, fresh: pd.DataFrame) -> None:
@@ -64,7 +53,7 @@ def test_concurrent_checks_are_safe_and_bounded(reference: DriftReference, fresh
             for _ in range(20):
                 k = int(rng.integers(1, 4)) if seed % 4 else 40  # a few threads send batches
                 i = int(rng.integers(0, len(fresh) - k))
-                verdict = monitor.check(fresh.iloc[i : i + k], rng.random(k), window_size=64)
+                verdict = monitor.check(fresh.iloc[i : i + k], rng.random(k))
                 assert verdict.scope in {"batch", "window"}
                 sizes.append(monitor.window_len)
         except BaseException as exc:  # surfaced below; a thread must not swallow it

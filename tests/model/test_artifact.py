@@ -147,7 +147,6 @@ def test_all_missing_optional_values(loaded):
     [
         ({"on_drift": "explode"}, "on_drift"),
         ({"confidence_threshold": 1.5}, "confidence_threshold"),
-        ({"drift_window": 5}, "drift_window"),
     ],
 )
 def test_bad_params_are_rejected_by_name(loaded, params, name):

@@ -156,7 +156,6 @@ def test_predict_answers_every_row_or_names_the_field(loaded_reliability_model, 
         {},
         optional={
             "on_drift": st.sampled_from(["flag", "fallback", "FALLBACK", ""]),
-            "drift_window": st.integers(-5, 2_000_000),
             "confidence_threshold": st.floats(-1, 2, allow_nan=False),
         },
     ),

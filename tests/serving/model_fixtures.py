@@ -35,6 +35,7 @@ OUTPUT_COLUMNS = (
     "fallback_reason",
     "drift_detected",
     "drift_score",
+    "drift_scope",
     "ood_reasons",
     "needs_review",
 )

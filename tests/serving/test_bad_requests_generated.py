@@ -38,7 +38,6 @@ def _bad_requests() -> list[tuple[str, bytes, str]]:
         cases.append((f"content-type-{ctype}", json.dumps(GOOD).encode(), ctype))
     bad_params = [("on_drift", v) for v in ("panic", "", "FALLBACK", 1, None)]
     bad_params += [("confidence_threshold", v) for v in (-0.1, 1.5, "high", 99, [0.5])]
-    bad_params += [("drift_window", v) for v in (0, 5, -100, "big", 10**9)]
     for name, value in bad_params:
         body = {**GOOD, "params": {name: value}}
         cases.append((f"param-{name}-{value!r}", json.dumps(body).encode(), "application/json"))

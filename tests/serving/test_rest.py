@@ -162,7 +162,7 @@ def test_params_match_in_process(champion_server: ModelServer, local_model: Any)
 def test_on_drift_fallback_routes_drifted_batch(champion_server: ModelServer) -> None:
     """Real amazon.in rows against a synthetic-trained model drift; `on_drift=fallback` must say so per row."""
     df = sample_products(300, seed=4)
-    params = {"on_drift": "fallback", "drift_window": 100}
+    params = {"on_drift": "fallback"}
     body = json.dumps({"dataframe_split": json.loads(df.to_json(orient="split", index=False)), "params": params})
     served = predictions(champion_server.invoke(body), len(df))
     assert served["drift_detected"].dtype == bool
@@ -206,10 +206,10 @@ BAD_REQUESTS: list[tuple[str, bytes | str, str, tuple[int, ...], tuple[str, ...]
     ),
     (
         "param_wrong_type",
-        json.dumps({"dataframe_records": [{"title": "a"}], "params": {"drift_window": "abc"}}),
+        json.dumps({"dataframe_records": [{"title": "a"}], "params": {"confidence_threshold": "abc"}}),
         JSON,
         (400,),
-        ("drift_window",),
+        ("confidence_threshold",),
     ),
     (
         "param_bad_choice",
