@@ -99,7 +99,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
             return select_output(pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), self.output_mode)
-        return select_output(self._score(frame, flags, opts, {"brand": sent_mask(model_input, "brand")}), self.output_mode)
+        scored = self._score(frame, flags, opts, {"brand": sent_mask(model_input, "brand")})
+        return select_output(scored, self.output_mode)
 
     def _score(
         self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams, sent: dict[str, np.ndarray] | None = None

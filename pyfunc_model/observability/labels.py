@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from features.schema import INPUT_COLUMNS
 from pyfunc_model.chain import FALLBACK_ORDER, ROUTES
+from pyfunc_model.routing import ROW_ROUTES
 
 OTHER = "other"
 #: Output columns the metrics read (docs/ARCHITECTURE.md, "Output").
@@ -24,7 +25,7 @@ OUTCOMES = ("answered", "refused", "error")
 #: Where a failure with a traceback can come from.
 COMPONENTS = ("features", *ROUTES)
 #: Per-row out-of-distribution reasons that reroute a row (``ood:<reason>``).
-OOD_REASONS = ("title_empty", "title_empty_or_garbled", "price_far_outside_training_range")
+OOD_REASONS = tuple(ROW_ROUTES)
 #: Reason prefixes (the part before ``:``) as the model writes them in ``fallback_reason``.
 REASON_PREFIXES = (
     "primary_unavailable",
