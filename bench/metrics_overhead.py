@@ -34,7 +34,7 @@ from tests.serving.model_fixtures import TrainedModel, free_port, model_server, 
 
 def soak_bodies(n: int) -> list[bytes]:
     """A mix that visits every label path: in-distribution and drifted rows, single rows and batches,
-    ``on_drift=fallback`` and a refused request (drift_window out of range) now and then."""
+    ``on_drift=fallback`` and a refused request (confidence_threshold out of range) now and then."""
     from training.synthetic import generate_synthetic_products
 
     synthetic = generate_synthetic_products(2000, seed=9).drop(columns=["category"])
@@ -50,7 +50,7 @@ def soak_bodies(n: int) -> list[bytes]:
         if i % 2:
             body["params"] = {"on_drift": "fallback"}
         if i % 97 == 0:
-            body["params"] = {"drift_window": 5}
+            body["params"] = {"confidence_threshold": 5.0}
         out.append(json.dumps(body).encode())
     return out
 

@@ -175,6 +175,7 @@ def observe_loaded_model(model: Any, artifacts: Mapping[str, str]) -> Observer:
         classes=len(model.classes),
         primary="ok" if not model.primary_problem else model.primary_problem,
         drift_settings=dict(model.drift_reference.settings),
+        drift_deployment=model.drift_settings.as_dict(),
         drift_window=model.monitor.window_size,
         drift_min_batch=model.monitor.min_batch,
         metrics_port=metrics.port if metrics is not None else None,

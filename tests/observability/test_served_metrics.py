@@ -96,7 +96,7 @@ def test_two_workers_metrics_and_logs(trained_model: TrainedModel, tmp_path: Pat
         batches = [in_dist.iloc[i * BATCH : (i + 1) * BATCH] for i in range(BATCHES)]
         singles = [in_dist.iloc[[BATCH * BATCHES + i]] for i in range(SINGLE_ROWS)]
         first = pd.concat([_send(server.url, batches), _send(server.url, singles)], ignore_index=True)
-        refused = _post(server.url, in_dist.head(3), {"drift_window": 5})
+        refused = _post(server.url, in_dist.head(3), {"confidence_threshold": 5.0})
         assert refused.status_code == 400, refused.text
         before = _scrape(metrics_port)
 
