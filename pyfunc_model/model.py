@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from features.pipeline import ProductFeatures
+from features.prepared import PreparedInput, prepare_input
 from features.schema import InputSchemaError, RowFlags
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
@@ -26,8 +26,8 @@ from pyfunc_model.drift.ood import ood_flags
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.summary import summarize
 from pyfunc_model.fallbacks import forest_input
+from pyfunc_model.output import empty_prediction_frame, prediction_frame
 from pyfunc_model.params import PredictParams
-from pyfunc_model.signature import OUTPUT_COLUMNS
 
 #: Drifted inputs the title-only naive Bayes does not use; drift confined to them routes there.
 TABULAR_INPUTS = frozenset({"seller_id", "brand", "subcategory", "price", "rating", "reviews_count"})
@@ -79,16 +79,17 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         try:
-            frame, flags = ProductFeatures.prepare_with_flags(model_input)
+            prepared = prepare_input(model_input)
         except InputSchemaError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
-            return pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS})
-        return self._score(frame, flags, opts)
+            return empty_prediction_frame()
+        return self._score(prepared, opts)
 
-    def _score(self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams) -> pd.DataFrame:
-        n, k = len(frame), len(self.classes)
-        X, feature_problem = self._features(frame)
+    def _score(self, prepared: PreparedInput, opts: PredictParams) -> pd.DataFrame:
+        n, k = len(prepared), len(self.classes)
+        X, feature_problem = self._features(prepared.columns)
+        frame, flags = prepared.frame, prepared.flags  # the drift checks and fallbacks read pandas
         primary_proba, primary_problem = (
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
         )
@@ -102,9 +103,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         result = run_chain(primary_proba, start, reasons, self._scorers(frame, X), opts.confidence_threshold)
         return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons)
 
-    def _features(self, frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    def _features(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray | None, str]:
         try:
-            return self.features.transform_prepared(frame), ""
+            return self.features.transform_prepared(columns), ""
         except Exception as exc:
             return None, f"features_error:{type(exc).__name__}"
 
@@ -186,21 +187,12 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         verdict: DriftVerdict,
         row_reasons: RowFlags,
     ) -> pd.DataFrame:
-        n = len(proba)
-        best = proba.argmax(axis=1)
-        classes = [str(c) for c in self.classes]
-        probabilities = np.empty(n, dtype=object)
-        probabilities[:] = [dict(zip(classes, row, strict=True)) for row in proba.tolist()]
-        columns = {
-            "category": np.asarray(classes, dtype=object)[best],
-            "confidence": proba[np.arange(n), best],
-            "probabilities": probabilities,
-            "model_used": np.asarray(model_used, dtype=object),
-            "fallback_reason": np.asarray(fallback_reason, dtype=object),
-            "drift_detected": np.full(n, bool(verdict.drifted)),
-            "drift_score": np.full(n, float(verdict.score)),
-            "ood_reasons": row_reasons.joined(";"),
-        }
-        index = pd.RangeIndex(n)
-        # object Series: pandas 3 would convert every string column to Arrow and back again
-        return pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})
+        return prediction_frame(
+            [str(c) for c in self.classes],
+            proba,
+            model_used=model_used,
+            fallback_reason=fallback_reason,
+            drift_detected=bool(verdict.drifted),
+            drift_score=float(verdict.score),
+            ood_reasons=row_reasons.joined(";"),
+        )
