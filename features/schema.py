@@ -58,6 +58,18 @@ def parse_number(values: pd.Series) -> pd.Series:
     return pd.Series([_parse_one(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype="float64")
 
 
+def _number_values(col: pd.Series) -> np.ndarray:
+    """:func:`parse_number` as a new float64 array, without a Series per step for plain numpy dtypes."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else ""
+    if kind == "b":
+        return np.full(len(col), np.nan)
+    if kind in ("i", "u", "f"):
+        return col.to_numpy(dtype="float64", copy=True)
+    if kind == "O":
+        return np.fromiter(map(_parse_one, col.to_numpy()), dtype="float64", count=len(col))
+    return parse_number(col).to_numpy(dtype="float64", copy=True)
+
+
 def _parse_one(value: object) -> float:
     """One number from a value; NaN unless it holds exactly one number ("1-2", "[1, 2]" -> NaN)."""
     if isinstance(value, bool) or value is None:
@@ -204,7 +216,7 @@ def clean_columns(raw: pd.DataFrame) -> tuple[dict[str, np.ndarray], RowFlags]:
             columns[field] = np.full(n, np.nan)
             continue
         col = raw[field]
-        values = parse_number(col).to_numpy(dtype="float64", copy=True)
+        values = _number_values(col)
         if col.dtype == object or pd.api.types.is_string_dtype(col):
             given = np.asarray(
                 [
