@@ -12,7 +12,9 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import murmurhash3_32
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from features.text import derive_brand, is_missing
+from features.numeric import float_values
+from features.prepared import n_rows
+from features.text import derive_brand_values, is_missing
 
 HASH_SEED = 20231
 
@@ -38,15 +40,16 @@ def murmur_hashes(texts: list[str], seed: int = HASH_SEED) -> np.ndarray:
     return out
 
 
-def hash_buckets(values: pd.Series, n_buckets: int, seed: int = HASH_SEED) -> np.ndarray:
+def hash_buckets(values: pd.Series | np.ndarray | list, n_buckets: int, seed: int = HASH_SEED) -> np.ndarray:
     """Bucket id per value (float, NaN for missing)."""
     if len(values) <= _FACTORIZE_ROWS:  # small requests: a direct loop beats factorize's fixed cost
-        arr = values.to_numpy(dtype=object)
+        arr = values.to_numpy(dtype=object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
         present = np.fromiter((not is_missing(v) for v in arr), dtype=bool, count=len(arr))
         out = np.full(len(arr), np.nan)
         out[present] = murmur_hashes([str(v) for v in arr[present]], seed) % n_buckets
         return out
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    values = values.astype(object) if isinstance(values, pd.Series) else np.asarray(values, dtype=object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     table = (murmur_hashes([str(u) for u in uniques], seed) % n_buckets).astype("float64")
     out = np.full(len(codes), np.nan)
     known = codes >= 0
@@ -86,15 +89,15 @@ class HashingEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         }
         return self
 
-    def _hash_columns(self, frame: pd.DataFrame) -> np.ndarray:
+    def _hash_columns(self, frame: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
         cols = [hash_buckets(frame[c], self.n_buckets, self.seed) for c in self.columns_]
-        return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+        return np.column_stack(cols) if cols else np.empty((n_rows(frame), 0))
 
     def transform(self, X: object) -> np.ndarray:
         check_is_fitted(self, "seen_buckets_")
         return self._hash_columns(self._validated(X, reset=False))
 
-    def transform_columns(self, frame: pd.DataFrame) -> np.ndarray:
+    def transform_columns(self, frame: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
         """Serving fast path: ``transform`` for a frame already holding the fitted columns by name.
 
         Skips scikit-learn's input validation, which costs more than the hashing for one row.
@@ -142,14 +145,12 @@ class BrandPriceCross(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         bins[~np.isfinite(price)] = -1
         return bins
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
+    def transform(self, X: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+        """Bucket per row; ``X`` a DataFrame or a dict of columns (brand, price, title)."""
         check_is_fitted(self, "bin_edges_")
-        brand = derive_brand(X["title"], X.get("brand"))
-        bins = self.price_range(pd.to_numeric(X["price"], errors="coerce").to_numpy(dtype="float64"))
-        key = pd.Series(
-            [f"{b or '<nobrand>'}|{r}" for b, r in zip(brand.to_numpy(dtype=object), bins.tolist(), strict=True)],
-            dtype=object,
-        )
+        brand = derive_brand_values(np.asarray(X["title"], dtype=object), X.get("brand"))
+        bins = self.price_range(float_values(X["price"]))
+        key = [f"{b or '<nobrand>'}|{r}" for b, r in zip(brand.tolist(), bins.tolist(), strict=True)]
         return hash_buckets(key, self.n_buckets, self.seed).reshape(-1, 1)
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

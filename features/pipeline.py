@@ -13,9 +13,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.hashing import BrandPriceCross, HashingEncoder
 from features.numeric import NumericFeatures
-from features.schema import CATEGORICAL_FIELDS, TITLE, RowFlags, clean_input
+from features.prepared import prepare_input
+from features.schema import CATEGORICAL_FIELDS, TITLE, RowFlags
 from features.target import HashedTargetEncoder
-from features.text import derive_brand, normalize_title
+from features.text import normalize_title
 from features.title import TitleStats, TitleTextScorer
 
 
@@ -50,10 +51,8 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
     @staticmethod
     def prepare_with_flags(X: pd.DataFrame) -> tuple[pd.DataFrame, RowFlags]:
         """:meth:`prepare` plus the per-row input problems found while cleaning (serving reports them)."""
-        clean = clean_input(X)
-        frame = clean.frame
-        frame["brand"] = derive_brand(frame[TITLE], frame["brand"]).astype(object)
-        return frame, clean.flags
+        prepared = prepare_input(X)
+        return prepared.frame, prepared.flags
 
     def _make_blocks(self) -> None:
         self.hashing_ = HashingEncoder(n_buckets=self.n_buckets)
@@ -91,12 +90,12 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         return np.hstack([self._tabular(frame, shares), text_scores])
 
-    def tabular(self, frame: pd.DataFrame) -> np.ndarray:
-        """The columns that do not come from the title scorer (the random forest's input),
-        for a frame that already went through :meth:`prepare`."""
+    def tabular(self, frame: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+        """The columns that do not come from the title scorer (the random forest's input), for a
+        frame that already went through :meth:`prepare` or the columns of a ``PreparedInput``."""
         return self._tabular(frame, self.subcategory_shares_.transform(frame["subcategory"]))
 
-    def _tabular(self, frame: pd.DataFrame, subcategory_shares: np.ndarray) -> np.ndarray:
+    def _tabular(self, frame: pd.DataFrame | dict[str, np.ndarray], subcategory_shares: np.ndarray) -> np.ndarray:
         return np.hstack(
             [
                 self.hashing_.transform_columns(frame),
@@ -112,8 +111,9 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         frame = self.prepare(X)
         return self.transform_prepared(frame)
 
-    def transform_prepared(self, frame: pd.DataFrame) -> np.ndarray:
-        """Like :meth:`transform` for a frame that already went through :meth:`prepare`."""
+    def transform_prepared(self, frame: pd.DataFrame | dict[str, np.ndarray]) -> np.ndarray:
+        """Like :meth:`transform` for a frame that already went through :meth:`prepare`, or for the
+        ``columns`` of :func:`features.prepared.prepare_input` (serving: no pandas per request)."""
         return np.hstack([self.tabular(frame), self.text_.transform(frame)])
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:

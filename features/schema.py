@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.frames import array_frame
 from features.text import is_missing
 
 TITLE = "title"
@@ -55,6 +56,18 @@ def parse_number(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
     return pd.Series([_parse_one(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype="float64")
+
+
+def _number_values(col: pd.Series) -> np.ndarray:
+    """:func:`parse_number` as a new float64 array, without a Series per step for plain numpy dtypes."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else ""
+    if kind == "b":
+        return np.full(len(col), np.nan)
+    if kind in ("i", "u", "f"):
+        return col.to_numpy(dtype="float64", copy=True)
+    if kind == "O":
+        return np.fromiter(map(_parse_one, col.to_numpy()), dtype="float64", count=len(col))
+    return parse_number(col).to_numpy(dtype="float64", copy=True)
 
 
 def _parse_one(value: object) -> float:
@@ -166,6 +179,21 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
     Raises :class:`InputSchemaError` only when no row could be scored (no ``title`` column).
     Absent optional columns are filled with missing values; extra columns are ignored.
     """
+    columns, flags = clean_columns(raw)
+    return CleanInput(frame=columns_frame(columns), flags=flags)
+
+
+def columns_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The canonical columns as a DataFrame (object strings, float64 numbers), zero-copy."""
+    return array_frame(list(columns), list(columns.values()))
+
+
+def clean_columns(raw: pd.DataFrame) -> tuple[dict[str, np.ndarray], RowFlags]:
+    """:func:`clean_input` as plain numpy columns (object strings with None, float64 numbers) and flags.
+
+    Serving reads these arrays directly: a DataFrame of a few rows costs more to build and index
+    than the features cost to compute.
+    """
     if not isinstance(raw, pd.DataFrame):
         raise InputSchemaError(f"expected a pandas DataFrame, got {type(raw).__name__}")
     if TITLE not in raw.columns:
@@ -179,15 +207,16 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
     flags.add("title_truncated", [t is not None and len(t) > MAX_TITLE_CHARS for t in title])
     columns[TITLE] = np.asarray([t[:MAX_TITLE_CHARS] if t else "" for t in title], dtype=object)
 
+    present = set(raw.columns)
     for field in CATEGORICAL_FIELDS:
-        columns[field] = np.asarray(_clean_text(raw[field] if field in raw.columns else None, n), dtype=object)
+        columns[field] = np.asarray(_clean_text(raw[field] if field in present else None, n), dtype=object)
 
     for field in NUMERIC_FIELDS:
-        if field not in raw.columns:
+        if field not in present:
             columns[field] = np.full(n, np.nan)
             continue
         col = raw[field]
-        values = parse_number(col).to_numpy(dtype="float64", copy=True)
+        values = _number_values(col)
         if col.dtype == object or pd.api.types.is_string_dtype(col):
             given = np.asarray(
                 [
@@ -205,7 +234,4 @@ def clean_input(raw: pd.DataFrame) -> CleanInput:
         flags.add(f"{field}_out_of_range", out_of_range)
         values[nonfinite | out_of_range] = np.nan
         columns[field] = values
-    index = pd.RangeIndex(n)
-    # object Series: pandas 3 would store the strings as Arrow and convert back on every access
-    frame = pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})
-    return CleanInput(frame=frame, flags=flags)
+    return columns, flags

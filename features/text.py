@@ -61,11 +61,17 @@ def derive_brand(titles: pd.Series, brands: pd.Series | None = None) -> pd.Serie
 
     Lower-cased so "LG" and "lg" are one brand; None when neither is available.
     """
+    values = derive_brand_values(titles.to_numpy(dtype=object), None if brands is None else as_strings(brands))
+    return pd.Series(values, index=titles.index, dtype=object)
+
+
+def derive_brand_values(titles: np.ndarray | list, brands: np.ndarray | list | None = None) -> np.ndarray:
+    """:func:`derive_brand` on plain arrays (object array out): what serving calls, no Series built."""
     given = as_strings(brands) if brands is not None else [""] * len(titles)
     out: list[str | None] = [b.strip().lower() for b in given]
     missing = [i for i, b in enumerate(out) if not b]
     if missing:  # only rows without a brand need their title
-        title_of = titles.to_numpy(dtype=object)
+        title_of = np.asarray(titles, dtype=object)
         for i, t in zip(missing, as_strings(title_of[missing]), strict=True):
             out[i] = _first_word(t)
-    return pd.Series(out, index=titles.index, dtype=object)
+    return np.asarray(out, dtype=object)

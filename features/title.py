@@ -25,9 +25,11 @@ from features.ngrams import FastTfidf
 from features.text import as_strings, distinct, normalize_title
 
 
-def _titles(X: object) -> pd.Series:
+def _titles(X: object) -> pd.Series | np.ndarray:
     if isinstance(X, pd.DataFrame):
         return X["title"] if "title" in X.columns else X.iloc[:, 0]
+    if isinstance(X, dict):  # the columns of a ``features.prepared.PreparedInput``
+        return X["title"]
     arr = np.asarray(X, dtype=object)
     return pd.Series(arr.reshape(len(arr), -1)[:, 0] if arr.ndim > 1 else arr)
 
@@ -48,7 +50,7 @@ class TitleStats(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
     def transform(self, X: object) -> np.ndarray:
         """Statistics of the first column (the title); a DataFrame's ``title`` column if it has one."""
         check_is_fitted(self, "n_features_in_")
-        if isinstance(X, pd.DataFrame) and "title" in X.columns:
+        if isinstance(X, pd.DataFrame | dict) and "title" in X:
             raw = as_strings(X["title"])
         else:
             arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)

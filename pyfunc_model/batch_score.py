@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from features.schema import CATEGORICAL_FIELDS, INPUT_COLUMNS, NUMERIC_FIELDS, TITLE
+from pyfunc_model.output import SPARK_RESULT_TYPE
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -25,19 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("batch_score")
 
 PREDICTION_COLUMN = "prediction"
-#: Spark type of ``prediction``: the model's output columns in order (docs/ARCHITECTURE.md, "Output").
-PREDICTION_FIELDS: tuple[tuple[str, str], ...] = (
-    ("category", "string"),
-    ("confidence", "double"),
-    ("probabilities", "map<string,double>"),
-    ("model_used", "string"),
-    ("fallback_reason", "string"),
-    ("drift_detected", "boolean"),
-    ("drift_score", "double"),
-    ("ood_reasons", "string"),
-    ("needs_review", "boolean"),
-)
-RESULT_TYPE = ", ".join(f"{name} {dtype}" for name, dtype in PREDICTION_FIELDS)
+#: Spark type of ``prediction``: the model's output columns in order (``pyfunc_model.output``).
+RESULT_TYPE = SPARK_RESULT_TYPE
 
 
 def build_spark(master: str | None, app_name: str = "product-classifier-batch-score") -> SparkSession:

@@ -16,7 +16,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from features.pipeline import ProductFeatures
+from features.prepared import PreparedInput, prepare_input
 from features.schema import InputSchemaError, RowFlags
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
@@ -29,10 +29,10 @@ from pyfunc_model.drift.specs import summarize
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
+from pyfunc_model.output import empty_prediction_frame, prediction_frame
 from pyfunc_model.params import PredictParams
 from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
 from pyfunc_model.routing import first_routes
-from pyfunc_model.signature import OUTPUT_COLUMNS
 from pyfunc_model.temperature import row_temperatures, share_column
 
 #: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
@@ -94,19 +94,19 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 error_code=INVALID_PARAMETER_VALUE,
             )
         try:
-            frame, flags = ProductFeatures.prepare_with_flags(model_input)
+            prepared = prepare_input(model_input)
         except InputSchemaError as exc:
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
-            return select_output(pd.DataFrame({c: pd.Series(dtype=object) for c in OUTPUT_COLUMNS}), self.output_mode)
-        scored = self._score(frame, flags, opts, {"brand": sent_mask(model_input, "brand")})
-        return select_output(scored, self.output_mode)
+            return select_output(empty_prediction_frame(), self.output_mode)
+        return select_output(self._score(prepared, opts, {"brand": sent_mask(model_input, "brand")}), self.output_mode)
 
     def _score(
-        self, frame: pd.DataFrame, flags: RowFlags, opts: PredictParams, sent: dict[str, np.ndarray] | None = None
+        self, prepared: PreparedInput, opts: PredictParams, sent: dict[str, np.ndarray] | None = None
     ) -> pd.DataFrame:
-        n, k = len(frame), len(self.classes)
-        X, feature_problem = self._features(frame)
+        n, k = len(prepared), len(self.classes)
+        X, feature_problem = self._features(prepared.columns)
+        frame, flags = prepared.frame, prepared.flags  # the drift checks and fallbacks read pandas
         primary_proba, primary_problem = (
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
         )
@@ -123,9 +123,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         review = opts.review_threshold if opts.review_threshold != USE_MODEL_THRESHOLD else self.review_threshold
         return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons, review)
 
-    def _features(self, frame: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    def _features(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray | None, str]:
         try:
-            return self.features.transform_prepared(frame), ""
+            return self.features.transform_prepared(columns), ""
         except Exception as exc:
             self.observer.failed("features", exc)
             return None, f"features_error:{type(exc).__name__}"
@@ -199,23 +199,14 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         row_reasons: RowFlags,
         review_threshold: float,
     ) -> pd.DataFrame:
-        n = len(proba)
-        best = proba.argmax(axis=1)
-        classes = [str(c) for c in self.classes]
-        probabilities = np.empty(n, dtype=object)
-        probabilities[:] = [dict(zip(classes, row, strict=True)) for row in proba.tolist()]
-        columns = {
-            "category": np.asarray(classes, dtype=object)[best],
-            "confidence": proba[np.arange(n), best],
-            "probabilities": probabilities,
-            "model_used": np.asarray(model_used, dtype=object),
-            "fallback_reason": np.asarray(fallback_reason, dtype=object),
-            "drift_detected": np.full(n, bool(verdict.drifted)),
-            "drift_score": np.full(n, float(verdict.score)),
-            "drift_scope": np.full(n, verdict.scope, dtype=object),
-            "ood_reasons": row_reasons.joined(";"),
-        }
-        columns["needs_review"] = needs_review(columns["confidence"], columns["model_used"], review_threshold)
-        index = pd.RangeIndex(n)
-        # object Series: pandas 3 would convert every string column to Arrow and back again
-        return pd.DataFrame({k: pd.Series(v, index=index, dtype=v.dtype, copy=False) for k, v in columns.items()})
+        return prediction_frame(
+            [str(c) for c in self.classes],
+            proba,
+            model_used=model_used,
+            fallback_reason=fallback_reason,
+            drift_detected=bool(verdict.drifted),
+            drift_score=float(verdict.score),
+            drift_scope=verdict.scope,
+            ood_reasons=row_reasons.joined(";"),
+            needs_review=needs_review(proba.max(axis=1), np.asarray(model_used, dtype=object), review_threshold),
+        )

@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-from pyfunc_model.signature import OUTPUT_COLUMNS
+from pyfunc_model.output import OUTPUT_COLUMNS
 
 OUTPUT_KEY = "output"
 #: Every output column (the default, what serving returns).

@@ -10,23 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 from mlflow.models import ModelSignature
-from mlflow.types.schema import AnyType, ColSpec, Map, Schema
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from features.schema import CATEGORICAL_FIELDS, NUMERIC_FIELDS, TITLE
+from pyfunc_model.output import output_schema
 from pyfunc_model.params import param_schema
-
-OUTPUT_COLUMNS = (
-    "category",
-    "confidence",
-    "probabilities",
-    "model_used",
-    "fallback_reason",
-    "drift_detected",
-    "drift_score",
-    "drift_scope",
-    "ood_reasons",
-    "needs_review",
-)
 
 
 def model_signature() -> ModelSignature:
@@ -34,21 +22,7 @@ def model_signature() -> ModelSignature:
         [ColSpec("string", TITLE)]
         + [ColSpec(AnyType(), f, required=False) for f in CATEGORICAL_FIELDS + NUMERIC_FIELDS]
     )
-    outputs = Schema(
-        [
-            ColSpec("string", "category"),
-            ColSpec("double", "confidence"),
-            ColSpec(Map("double"), "probabilities"),
-            ColSpec("string", "model_used"),
-            ColSpec("string", "fallback_reason"),
-            ColSpec("boolean", "drift_detected"),
-            ColSpec("double", "drift_score"),
-            ColSpec("string", "drift_scope"),
-            ColSpec("string", "ood_reasons"),
-            ColSpec("boolean", "needs_review"),
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=outputs, params=param_schema())
+    return ModelSignature(inputs=inputs, outputs=output_schema(), params=param_schema())
 
 
 def input_example(frame: pd.DataFrame) -> pd.DataFrame:

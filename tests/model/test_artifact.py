@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pyfunc_model.bundle import ARTIFACT_FILES
-from pyfunc_model.signature import OUTPUT_COLUMNS
+from pyfunc_model.output import OUTPUT_COLUMNS
 
 pytestmark = pytest.mark.slow
 

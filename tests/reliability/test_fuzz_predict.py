@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mlflow.exceptions import MlflowException
 
 from features.schema import INPUT_COLUMNS
-from pyfunc_model.signature import OUTPUT_COLUMNS
+from pyfunc_model.output import OUTPUT_COLUMNS
 
 pytestmark = pytest.mark.slow
 

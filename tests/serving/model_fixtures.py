@@ -26,19 +26,6 @@ VENV_BIN = Path(sys.executable).parent
 MODEL_NAME = "product-classifier"
 CHAMPION_URI = f"models:/{MODEL_NAME}@champion"
 PRODUCTION_URI = f"models:/{MODEL_NAME}/Production"
-#: The columns every prediction row must carry (docs/ARCHITECTURE.md, "Output").
-OUTPUT_COLUMNS = (
-    "category",
-    "confidence",
-    "probabilities",
-    "model_used",
-    "fallback_reason",
-    "drift_detected",
-    "drift_score",
-    "drift_scope",
-    "ood_reasons",
-    "needs_review",
-)
 INPUT_COLUMNS = ("title", "seller_id", "brand", "subcategory", "price", "rating", "reviews_count")
 #: Developer shortcut: a folder holding an already trained mlflow.db (+ mlruns) to reuse instead of training.
 REUSE_ENV = "PRODUCT_CLASSIFIER_TEST_MODEL_DIR"

@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from pyfunc_model import MAX_BATCH_ROWS
+from pyfunc_model.output import OUTPUT_COLUMNS
 from tests.serving.model_fixtures import (
-    OUTPUT_COLUMNS,
     PRODUCTION_URI,
     ModelServer,
     TrainedModel,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.serving.model_fixtures import CHAMPION_URI, OUTPUT_COLUMNS, TrainedModel, sample_products
+from pyfunc_model.output import OUTPUT_COLUMNS
+from tests.serving.model_fixtures import CHAMPION_URI, TrainedModel, sample_products
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
 

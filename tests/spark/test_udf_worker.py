@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from pyspark.sql.types import BooleanType, DoubleType, MapType, StringType, StructField, StructType
 
-from pyfunc_model.batch_score import PREDICTION_FIELDS
+from pyfunc_model.output import OUTPUT_FIELDS
 from pyfunc_model.spark_udf_worker import _fast_struct_values
 
 SPARK_TYPES = {
@@ -24,7 +24,7 @@ SPARK_TYPES = {
     "boolean": BooleanType(),
     "map<string,double>": MapType(StringType(), DoubleType()),
 }
-RESULT_TYPE = StructType([StructField(name, SPARK_TYPES[dtype]) for name, dtype in PREDICTION_FIELDS])
+RESULT_TYPE = StructType([StructField(f.name, SPARK_TYPES[f.spark_type]) for f in OUTPUT_FIELDS])
 
 
 def predictions() -> pd.DataFrame:
