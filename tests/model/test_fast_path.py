@@ -18,6 +18,7 @@ from features.prepared import prepare_input
 from features.schema import INPUT_COLUMNS, TITLE, clean_input
 from pyfunc_model.chain import softmax
 from pyfunc_model.output import OUTPUT_COLUMNS, prediction_frame
+from pyfunc_model.temperature import row_temperatures
 
 TEXT = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8"), max_size=30),
@@ -114,7 +115,9 @@ def test_prediction_frame_equals_the_plain_pandas_frame(proba, drifted):
         "fallback_reason": np.full(n, "", dtype=object),
         "drift_detected": drifted,
         "drift_score": 0.25,
-        "ood_reasons": np.asarray(["", "missing_price;unseen_brand"] * n, dtype=object)[:n],
+        "drift_scope": "batch",
+        "ood_reasons": np.asarray(["", "title_garbled;price_far_outside_training_range"] * n, dtype=object)[:n],
+        "needs_review": np.asarray([True, False] * n, dtype=bool)[:n],
     }
     got = prediction_frame(["a", "b", "c"], proba, **columns)
     pd.testing.assert_frame_equal(got, plain_output(["a", "b", "c"], proba, **columns), check_exact=True)
@@ -146,8 +149,10 @@ def test_predict_rows_answered_by_the_primary_equal_the_plain_path(logged_model,
     model = logged_model.in_memory
     out = model.predict(None, frame)
     assert len(out) == len(frame)
-    raw = model.booster.predict(model.features.transform(frame), raw_score=True, validate_features=False)
-    plain = softmax(np.asarray(raw, dtype="float64").reshape(len(frame), -1), model.temperature)
+    X = model.features.transform(frame)
+    raw = model.booster.predict(X, raw_score=True, validate_features=False)
+    temperatures = row_temperatures(X, model.share_column, model.metadata)
+    plain = softmax(np.asarray(raw, dtype="float64").reshape(len(frame), -1), temperatures)
     classes = [str(c) for c in model.classes]
     primary = (out["model_used"] == "primary").to_numpy()
     got = np.asarray([[p[c] for c in classes] for p in out["probabilities"][primary]]).reshape(-1, len(classes))
