@@ -122,10 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             prev = results[-1]
             t_exp = f"{exponent((prev[0], prev[1]), (n, cpu)):.2f}"
             m_exp = f"{exponent((prev[0], prev[2]), (n, peak_gb)):.2f}"
-        results.append((n, seconds, peak_gb))
-        print(
-            f"| {n:,} | {seconds:.0f} | {peak_gb:.2f} | {n / seconds:,.0f} | {t_exp} | {m_exp} | {load} |", flush=True
-        )
+        results.append((n, cpu, peak_gb))
+        print(f"| {n:,} | {seconds:.0f} | {cpu:.0f} | {peak_gb:.2f} | {t_exp} | {m_exp} | {load} |", flush=True)
     if len(results) > 1:
         first, last = results[0], results[-1]
         print(
