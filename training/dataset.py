@@ -36,7 +36,7 @@ from training.data import DataFormatError, Fingerprint, load_products, to_canoni
 log = logging.getLogger("training.dataset")
 
 #: Rows kept per category when sampling a large dataset (decided by the learning curve, docs/SCALE.md).
-DEFAULT_ROWS_PER_CLASS = 2000
+DEFAULT_ROWS_PER_CLASS = 5000
 #: A class needs this many rows to reach both the training and the held-out split.
 MIN_ROWS_PER_CLASS = 5
 #: Rows per Arrow batch while scanning (memory per batch, not a quality setting).
