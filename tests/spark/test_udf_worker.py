@@ -45,7 +45,9 @@ def predictions() -> pd.DataFrame:
             "fallback_reason": [""] * n,
             "drift_detected": [False, True, False, False],
             "drift_score": [0.0] * n,
+            "drift_scope": ["batch"] * n,
             "ood_reasons": ["", "title_empty", "", ""],
+            "needs_review": [False, True, False, True],
         }
     )
 
