@@ -34,6 +34,7 @@ PREDICTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("fallback_reason", "string"),
     ("drift_detected", "boolean"),
     ("drift_score", "double"),
+    ("drift_scope", "string"),
     ("ood_reasons", "string"),
 )
 RESULT_TYPE = ", ".join(f"{name} {dtype}" for name, dtype in PREDICTION_FIELDS)
