@@ -45,6 +45,7 @@ def predictions() -> pd.DataFrame:
             "fallback_reason": [""] * n,
             "drift_detected": [False, True, False, False],
             "drift_score": [0.0] * n,
+            "drift_scope": ["batch"] * n,
             "ood_reasons": ["", "title_empty", "", ""],
         }
     )
