@@ -31,8 +31,6 @@ PRIMARY_PARAMS: dict[str, object] = {
     "seed": 0,
     "deterministic": True,
 }
-#: Weight of the title-only copy of each training row in the booster's loss (the row itself: 1).
-TITLE_ONLY_WEIGHT = 1.0
 #: Boosting rounds: an upper bound, early stopping picks the number.
 MAX_ROUNDS = 2000
 EARLY_STOPPING_ROUNDS = 100
@@ -56,15 +54,13 @@ def fit_primary(
     feature_names: list[str],
     max_rounds: int = MAX_ROUNDS,
     early_stopping: int = EARLY_STOPPING_ROUNDS,
-    w_fit: np.ndarray | None = None,
-    w_valid: np.ndarray | None = None,
 ) -> lgb.Booster:
-    """LightGBM multiclass with early stopping on the validation split (optionally weighted rows)."""
+    """LightGBM multiclass with early stopping on the validation split."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}
     train_set = lgb.Dataset(
-        X_fit, y_fit, weight=w_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
+        X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
     )
-    valid_set = lgb.Dataset(X_valid, y_valid, weight=w_valid, reference=train_set)
+    valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
     return lgb.train(
         params,
         train_set,

@@ -52,7 +52,7 @@ from training.evaluate import (
     reliability_plot,
     score_frame,
 )
-from training.fit import TITLE_ONLY_WEIGHT, fit_fallbacks, fit_primary
+from training.fit import fit_fallbacks, fit_primary
 from training.log_model import log_bundle
 from training.review_threshold import validation_thresholds
 from training.run_params import model_params
@@ -106,18 +106,8 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
 
     progress.info("training LightGBM primary with early stopping on %d validation rows...", len(valid_rows))
     names = [str(n) for n in features.get_feature_names_out()]
-    weight = np.where(np.arange(len(train_aug)) >= len(train_df), TITLE_ONLY_WEIGHT, 1.0)
-    weight = None if TITLE_ONLY_WEIGHT == 1.0 else weight  # unweighted: the booster as it always was
     booster = fit_primary(
-        X[fit_rows],
-        y[fit_rows],
-        X[valid_rows],
-        y[valid_rows],
-        len(classes),
-        features.categorical_indices,
-        names,
-        w_fit=None if weight is None else weight[fit_rows],
-        w_valid=None if weight is None else weight[valid_rows],
+        X[fit_rows], y[fit_rows], X[valid_rows], y[valid_rows], len(classes), features.categorical_indices, names
     )
     raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
     known = known_subcategory(X[valid_rows], share_column(names))
