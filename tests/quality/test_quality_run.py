@@ -67,7 +67,8 @@ def test_cv_table_has_one_row_per_split_and_is_consistent_with_the_summary(cv_ru
     for name in ("macro_f1_title_only", "ece"):
         assert table[name].mean() == pytest.approx(run.data.metrics[f"cv_{name}_mean"])
         assert table[name].std(ddof=1) == pytest.approx(run.data.metrics[f"cv_{name}_sd"])
-    assert "mean +- sd" in (local / "cv_splits.md").read_text()
+    markdown = (local / "cv_splits.md").read_text()
+    assert "mean +- sd" in markdown and "\n| 0 | " in markdown
 
 
 def test_run_logs_every_hyperparameter_the_threshold_and_the_plots(cv_run):
