@@ -153,9 +153,8 @@ def summary(table: pd.DataFrame) -> dict[str, float]:
 def markdown_table(table: pd.DataFrame) -> str:
     """The per-split table people read: the headline columns, then mean +- sd."""
     cols = ["split", "test_rows", *CV_METRICS[:8], "calibrated_svc_coverage_at_98_title_only"]
-    shown = table[cols].copy()
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, row in shown.iterrows():
+    for row in table[cols].to_dict("records"):  # keeps ints as ints, unlike iterrows
         lines.append("| " + " | ".join(_cell(row[c]) for c in cols) + " |")
     lines.append(
         "| mean +- sd | | "

@@ -35,8 +35,6 @@ PRIMARY_PARAMS: dict[str, object] = {
     "seed": 0,
     "deterministic": True,
 }
-#: Weight of the title-only copy of each training row in the booster's loss (the row itself: 1).
-TITLE_ONLY_WEIGHT = 1.0
 #: Boosting rounds: an upper bound, early stopping picks the number.
 MAX_ROUNDS = 2000
 EARLY_STOPPING_ROUNDS = 100
@@ -65,18 +63,16 @@ def fit_primary(
     feature_names: list[str],
     max_rounds: int = MAX_ROUNDS,
     early_stopping: int = EARLY_STOPPING_ROUNDS,
-    w_fit: np.ndarray | None = None,
-    w_valid: np.ndarray | None = None,
     progress: logging.Logger | None = None,
 ) -> lgb.Booster:
-    """LightGBM multiclass, early stopping on the validation split (optional row weights, progress every 50 rounds)."""
+    """LightGBM multiclass, early stopping on the validation split (progress every 50 rounds)."""
     params = {**PRIMARY_PARAMS, "num_class": n_classes}
     if len(y_fit) * float(params["bagging_fraction"]) > MAX_BAGGED_ROWS:
         params["bagging_fraction"] = MAX_BAGGED_ROWS / len(y_fit)
     train_set = lgb.Dataset(
-        X_fit, y_fit, weight=w_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
+        X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
     )
-    valid_set = lgb.Dataset(X_valid, y_valid, weight=w_valid, reference=train_set)
+    valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
     return lgb.train(
         params,
         train_set,

@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 
 from features.pipeline import ProductFeatures
 from training.calibration import TEMPERATURE_BOUNDS
-from training.fit import EARLY_STOPPING_ROUNDS, FOREST_PARAMS, MAX_ROUNDS, PRIMARY_PARAMS, TITLE_ONLY_WEIGHT
+from training.fit import EARLY_STOPPING_ROUNDS, FOREST_PARAMS, MAX_ROUNDS, PRIMARY_PARAMS
 
 #: The fitted blocks of ``ProductFeatures`` and the name they are logged under.
 FEATURE_BLOCKS = {
@@ -45,7 +45,6 @@ def model_params(features: ProductFeatures, validation_share: float) -> dict[str
         out.update(estimator_params(f"features.text.{type(model).__name__}", model))
     out.update({f"lgb.{k}": v for k, v in PRIMARY_PARAMS.items()})
     out.update({"lgb.max_rounds": MAX_ROUNDS, "lgb.early_stopping_rounds": EARLY_STOPPING_ROUNDS})
-    out.update({"lgb.title_only_weight": TITLE_ONLY_WEIGHT})
     out.update({"validation_share": validation_share, "calibration": "temperature"})
     out.update({"calibration.temperature_bounds": list(TEMPERATURE_BOUNDS)})
     out.update(_flat("fallback.random_forest", FOREST_PARAMS))

@@ -53,7 +53,7 @@ from training.evaluate import (
     reliability_plot,
     score_frame,
 )
-from training.fit import TITLE_ONLY_WEIGHT, fit_fallbacks, fit_primary
+from training.fit import fit_fallbacks, fit_primary
 from training.log_model import log_bundle
 from training.review_threshold import validation_thresholds
 from training.run_params import model_params
@@ -114,8 +114,6 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         "training LightGBM primary on %d rows, early stopping on %d validation rows...", len(fit_rows), len(valid_rows)
     )
     names = [str(n) for n in features.get_feature_names_out()]
-    weight = np.where(np.arange(len(train_aug)) >= len(train_df), TITLE_ONLY_WEIGHT, 1.0)
-    weight = None if TITLE_ONLY_WEIGHT == 1.0 else weight  # unweighted: the booster as it always was
     booster = fit_primary(
         X[fit_rows],
         y[fit_rows],
@@ -124,8 +122,6 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         len(classes),
         features.categorical_indices,
         names,
-        w_fit=None if weight is None else weight[fit_rows],
-        w_valid=None if weight is None else weight[valid_rows],
         progress=progress,
     )
     raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
