@@ -4,7 +4,7 @@
 
 Fits a model in-process on the title-grouped 80 % split and scores the held-out 20 % title
 only: (1) as served, (2) with the primary booster removed (every row answered by the chain),
-(3) each fallback on its own. Target (issue 3): chain >= 0.95x the primary's macro-F1.
+(3) each fallback on its own. Target: chain >= 0.95x the primary's macro-F1.
 """
 
 from __future__ import annotations
