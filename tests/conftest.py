@@ -24,24 +24,30 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> TrainedModel:
     return train_champion(tmp_path_factory.getbasetemp() / "trained-model")
 
 
+_MLFLOW_ENV = ("MLFLOW_EXPERIMENT_ID", "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @pytest.fixture(autouse=True)
 def _isolate_mlflow_globals() -> Iterator[None]:
-    """Each test leaves MLflow's process-wide tracking URI and active experiment as it found them.
+    """Each test leaves MLflow's process-wide tracking and registry URIs and active experiment as it found them.
 
     (A test that points MLflow at its own SQLite store would otherwise leave an experiment id
     active that the next test's store does not have.)
     """
     import mlflow
-    from mlflow.tracking import fluent
+    from mlflow.tracking import _model_registry, fluent
 
     uri = mlflow.get_tracking_uri()
-    experiment_env = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    registry_uri = _model_registry.utils._registry_uri
+    saved_env = {key: os.environ.get(key) for key in _MLFLOW_ENV}
     yield
-    if experiment_env is None:
-        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
-    else:
-        os.environ["MLFLOW_EXPERIMENT_ID"] = experiment_env
     while mlflow.active_run() is not None:
         mlflow.end_run()
     mlflow.set_tracking_uri(uri)
+    _model_registry.utils._registry_uri = registry_uri
     fluent._active_experiment_id = None
+    for key, value in saved_env.items():  # set_*_uri also export these for subprocesses
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

@@ -90,7 +90,7 @@ def check_trail(client: MlflowClient, name: str, history_out: str, user: str, so
 
 def test_audit_trail_embedded_sqlite(tmp_path: Path) -> None:
     env = {"MLFLOW_TRACKING_URI": "", "MLFLOW_REGISTRY_URI": "", "MLFLOW_TRACKING_USERNAME": "not-verified"}
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=(uri := f"sqlite:///{tmp_path / 'mlflow.db'}"), registry_uri=uri)
     out = run_flow(env, tmp_path, client, "product-classifier", _tiny_runs(env, tmp_path, 3))
     # a local store cannot vouch for MLFLOW_TRACKING_USERNAME: the OS user is recorded
     check_trail(client, "product-classifier", out, getpass.getuser(), "os")

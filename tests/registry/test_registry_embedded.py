@@ -40,7 +40,7 @@ def _ok(result: clients.Result) -> clients.Result:
 
 
 def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
-    client = MlflowClient(tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri=(uri := f"sqlite:///{workdir / 'mlflow.db'}"), registry_uri=uri)
     run_a, run_b = clients.train_many(env, workdir, seeds=[1, 2])
     assert (workdir / "mlflow.db").exists()
 
