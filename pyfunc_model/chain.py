@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 ROUTES = ("primary", "naive_bayes", "random_forest", "rules", "prior")
 FALLBACK_ORDER = ROUTES[1:]
@@ -84,6 +83,6 @@ def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def nonempty_title_rows(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
-    """Mask over ``rows``: the title has at least one character."""
-    return frame["title"].to_numpy(dtype=object)[rows].astype(str) != ""
+def nonempty_title_rows(titles: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Mask over ``rows``: the (cleaned) title has at least one character."""
+    return titles[rows].astype(str) != ""

@@ -106,19 +106,19 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
     ) -> pd.DataFrame:
         n, k = len(prepared), len(self.classes)
         X, feature_problem = self._features(prepared.columns)
-        frame, flags = prepared.frame, prepared.flags  # the drift checks and fallbacks read pandas
+        columns, flags = prepared.columns, prepared.flags  # features and drift read numpy columns
         primary_proba, primary_problem = (
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
         )
 
-        summary = summarize(frame, self.drift_reference)  # computed once, read by both checks
-        row_reasons = flags.merged(ood_flags(frame, self.drift_reference, summary, sent))
+        summary = summarize(columns, self.drift_reference)  # computed once, read by both checks
+        row_reasons = flags.merged(ood_flags(columns, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
-        verdict = self.monitor.check(frame, confidence, summary=summary)
+        verdict = self.monitor.check(None, confidence, summary=summary)
         self.observer.drift_checked(verdict)
 
-        start, reasons = self._routes(frame, primary_proba, primary_problem, row_reasons, verdict, opts)
-        scorers = self.observer.watch_scorers(self._scorers(frame, X))
+        start, reasons = self._routes(n, primary_proba, primary_problem, row_reasons, verdict, opts)
+        scorers = self.observer.watch_scorers(self._scorers(prepared, X))
         result = run_chain(primary_proba, start, reasons, scorers, opts.confidence_threshold)
         review = opts.review_threshold if opts.review_threshold != USE_MODEL_THRESHOLD else self.review_threshold
         return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons, review)
@@ -145,7 +145,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
 
     def _routes(
         self,
-        frame: pd.DataFrame,
+        n: int,
         primary_proba: np.ndarray,
         primary_problem: str,
         row_reasons: RowFlags,
@@ -156,7 +156,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         # concept drift alone names no input to avoid: it is flagged, not rerouted
         may_reroute = verdict.scope == "batch" or self.drift_settings.window_reroutes
         return first_routes(
-            len(frame),
+            n,
             primary_problem,
             ~np.isfinite(primary_proba).all(axis=1),
             list(verdict.drifted_features),
@@ -164,29 +164,34 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             row_reasons.masks,
         )
 
-    def _scorers(self, frame: pd.DataFrame, X: np.ndarray | None) -> dict[str, Any]:
+    def _scorers(self, prepared: PreparedInput, X: np.ndarray | None) -> dict[str, Any]:
+        """The fallbacks, each scoring a subset of rows; pandas is built only if a fallback that reads it runs."""
         fb = self.fallbacks
         k = len(self.classes)
 
         def naive_bayes(rows: np.ndarray) -> np.ndarray:
             out = np.full((rows.size, k), np.nan)
-            has_title = nonempty_title_rows(frame, rows)
+            has_title = nonempty_title_rows(prepared.columns["title"], rows)
             if has_title.any():
                 sub = rows[has_title]
-                text = X[sub, self.n_tabular :] if X is not None else self.features.text_.transform(frame.iloc[sub])
+                text = (
+                    X[sub, self.n_tabular :]
+                    if X is not None
+                    else self.features.text_.transform(prepared.frame.iloc[sub])
+                )
                 proba = self.features.text_.naive_bayes_proba(text)
                 if proba is not None:
                     out[has_title] = proba
             return out
 
         def random_forest(rows: np.ndarray) -> np.ndarray:
-            tab = X[rows, : self.n_tabular] if X is not None else self.features.tabular(frame.iloc[rows])
+            tab = X[rows, : self.n_tabular] if X is not None else self.features.tabular(prepared.frame.iloc[rows])
             return fb.random_forest.predict_proba(forest_input(tab))
 
         return {
             "naive_bayes": naive_bayes,
             "random_forest": random_forest,
-            "rules": lambda rows: fb.rules.predict_proba(frame.iloc[rows]),
+            "rules": lambda rows: fb.rules.predict_proba(prepared.frame.iloc[rows]),
             "prior": lambda rows: fb.prior.predict_proba(rows.size),
         }
 

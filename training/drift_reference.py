@@ -298,6 +298,8 @@ def _price_model(lookups: Lookups, residual: np.ndarray) -> PriceModel:
         sim_edges=price.sim_edges.tolist(),
         sigma=price.sigma.tolist(),
         residual_std=float(np.nanstd(residual)) if np.isfinite(residual).any() else float("nan"),
+        own_price=None if price.index_own is None else encode_array(price.index_own[0], "float32"),
+        own_nearest=None if price.index_own is None else encode_array(price.index_own[1], "float32"),
     )
 
 
@@ -413,6 +415,8 @@ def build_reference(
     price_range = np.quantile(price, [0.001, 0.999]).tolist() if price.size else [0.0, float("inf")]
     full = inputs.lookups(np.arange(n))
     full.price.sigma = sigma
+    priced = np.isfinite(inputs.log_price)  # the rows the neighbour index holds, in its order
+    full.price.index_own = ((inputs.log_price - residual)[priced], nearest[priced])
     price_model = _price_model(full, residual)
     deploy = (deployment or DriftSettings()).as_dict()
 

@@ -14,12 +14,11 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from pyfunc_model.drift.checks import estimated_accuracy, run_tests
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.specs import COLUMNS, summarize
-from pyfunc_model.drift.summary import TEXT_BUCKETS, RowSummary
+from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns, RowSummary
 
 
 @dataclass
@@ -112,7 +111,7 @@ class DriftMonitor:
 
     def check(
         self,
-        prepared: pd.DataFrame | None,
+        prepared: PreparedColumns | None,
         confidence: np.ndarray | None,
         summary: RowSummary | None = None,
     ) -> DriftVerdict:

@@ -16,7 +16,7 @@ from features.schema import RowFlags
 from features.text import as_strings
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.specs import CATEGORICAL, summarize
-from pyfunc_model.drift.summary import RowSummary
+from pyfunc_model.drift.summary import PreparedColumns, RowSummary
 
 #: Reason names for unseen categorical values (``seller_id`` -> ``unseen_seller``).
 UNSEEN_REASON = {"subcategory": "unseen_subcategory", "brand": "unseen_brand", "seller_id": "unseen_seller"}
@@ -33,7 +33,7 @@ def sent_mask(model_input: pd.DataFrame, field: str) -> np.ndarray:
 
 
 def ood_flags(
-    prepared: pd.DataFrame,
+    prepared: PreparedColumns,
     reference: DriftReference,
     summary: RowSummary | None = None,
     sent: dict[str, np.ndarray] | None = None,

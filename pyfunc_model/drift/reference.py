@@ -71,6 +71,12 @@ def price_lookup(pm: PriceModel) -> PriceLookup:
         index_price=decode_array(pm.index_price, "float32").astype("float64"),
         sim_edges=np.asarray(pm.sim_edges, dtype="float64"),
         sigma=np.asarray(pm.sigma, dtype="float64"),
+        index_own=None
+        if pm.own_price is None or pm.own_nearest is None
+        else (
+            decode_array(pm.own_price, "float32").astype("float64"),
+            decode_array(pm.own_nearest, "float32").astype("float64"),
+        ),
     )
 
 
@@ -136,6 +142,8 @@ class PriceModel:
     sim_edges: list[float]
     sigma: list[float]
     residual_std: float
+    own_price: str | None = None  # base64 float32: each training title's out-of-fold predicted log price
+    own_nearest: str | None = None  # base64 float32: ... and its out-of-fold nearest-neighbour similarity
 
 
 @dataclass

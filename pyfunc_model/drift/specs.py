@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from pyfunc_model.drift.summary import Lookups, RowContext, RowSummary
+from pyfunc_model.drift.summary import Lookups, PreparedColumns, RowContext, RowSummary
 
 if TYPE_CHECKING:
     from pyfunc_model.drift.reference import DriftReference
@@ -80,7 +79,7 @@ NUMERIC = tuple(s.name for s in SIGNALS if s.kind == "numeric")
 TESTED = tuple(s for s in SIGNALS if s.tests)
 
 
-def build_summary(prepared: pd.DataFrame, lookups: Lookups, max_residual_titles: int | None = -1) -> RowSummary:
+def build_summary(prepared: PreparedColumns, lookups: Lookups, max_residual_titles: int | None = -1) -> RowSummary:
     """Every declared per-row value of ``prepared`` (one column each) plus the token histogram.
 
     ``max_residual_titles``: cap on the titles given a price residual (-1: the serving default;
@@ -96,7 +95,7 @@ def build_summary(prepared: pd.DataFrame, lookups: Lookups, max_residual_titles:
     return RowSummary(table=table, tokens=ctx.token_histogram)
 
 
-def summarize(prepared: pd.DataFrame, reference: DriftReference) -> RowSummary:
+def summarize(prepared: PreparedColumns, reference: DriftReference) -> RowSummary:
     """:func:`build_summary` against a built reference's seen sets and price model."""
     return build_summary(prepared, reference.lookups())
 

@@ -8,6 +8,7 @@ shared, vectorised building blocks (:class:`RowContext`) those declarations read
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -57,6 +58,11 @@ MAX_RESIDUAL_TITLES = 256
 #: to 1 as the nearest neighbour's cosine similarity goes from KNN_SIM[0] to KNN_SIM[1].
 KNN_K = 5
 KNN_SIM = (0.3, 0.9)
+#: A training title this similar is the query's own title (same words): never its own neighbour.
+#: The reference's residuals are out of fold (folds grouped by title), so a listing re-sent from
+#: the training catalogue is priced with its stored out-of-fold prediction, not from its own
+#: training row; otherwise re-scoring the catalogue looks like price drift (residuals near zero).
+SELF_SIMILARITY = 1.0 - 1e-6
 
 
 @dataclass
@@ -74,6 +80,9 @@ class PriceLookup:
     index_price: np.ndarray  # log price of each training title
     sim_edges: np.ndarray  # nearest-neighbour similarity bins ...
     sigma: np.ndarray  # ... and the robust residual spread in each
+    #: per training title, its out-of-fold (predicted log price, nearest similarity): what a
+    #: title sent again is priced with, exactly as the reference priced it (None: not stored)
+    index_own: tuple[np.ndarray, np.ndarray] | None = None
 
     def spread(self, nearest: np.ndarray) -> np.ndarray:
         """Expected error spread of a prediction whose nearest training title has similarity ``nearest``."""
@@ -91,16 +100,26 @@ class PriceLookup:
         query = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ query
         best = np.zeros(n)
         knn = ridge.copy()
+        own = np.full(n, -1)  # the training title a row repeats, if any
         k = min(KNN_K, self.index.shape[1])
         for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
             sims = (query[lo : lo + 128] @ self.index).toarray()
+            first = sims.argmax(axis=1)
+            repeats = sims[np.arange(sims.shape[0]), first] >= SELF_SIMILARITY
+            own[lo : lo + 128][repeats] = first[repeats]
+            sims[sims >= SELF_SIMILARITY] = 0.0
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             s = np.take_along_axis(sims, top, axis=1)
             w = np.maximum(s, 1e-3) ** 4
             knn[lo : lo + 128] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
             best[lo : lo + 128] = s.max(axis=1)
         lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
-        return lam * knn + (1.0 - lam) * ridge, best
+        predicted = lam * knn + (1.0 - lam) * ridge
+        if self.index_own is not None:
+            repeated = own >= 0
+            predicted[repeated] = self.index_own[0][own[repeated]]
+            best[repeated] = self.index_own[1][own[repeated]]
+        return predicted, best
 
 
 @dataclass
@@ -203,6 +222,11 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: fl
     return out
 
 
+#: What the per-row values are computed from: a prepared DataFrame (training, reports) or the
+#: same canonical columns as numpy arrays (``predict``: no pandas objects on the hot path).
+PreparedColumns = pd.DataFrame | Mapping[str, np.ndarray]
+
+
 class RowContext:
     """Lazily computed, shared building blocks of the per-row values of one prepared frame.
 
@@ -211,18 +235,26 @@ class RowContext:
     """
 
     def __init__(
-        self, prepared: pd.DataFrame, lookups: Lookups, max_residual_titles: int | None = MAX_RESIDUAL_TITLES
+        self, prepared: PreparedColumns, lookups: Lookups, max_residual_titles: int | None = MAX_RESIDUAL_TITLES
     ) -> None:
         self.prepared = prepared
         self.lookups = lookups
         self.max_residual_titles = max_residual_titles
-        self.n = len(prepared)
         self._buckets: dict[str, np.ndarray] = {}
+        self.n = len(prepared) if isinstance(prepared, pd.DataFrame) else len(prepared["title"])
+
+    def _column(self, field: str) -> np.ndarray | None:
+        if isinstance(self.prepared, pd.DataFrame):
+            return self.prepared[field].to_numpy() if field in self.prepared.columns else None
+        return self.prepared.get(field)
 
     def number(self, field: str) -> np.ndarray:
-        if field not in self.prepared.columns:
+        values = self._column(field)
+        if values is None:
             return np.full(self.n, np.nan)
-        return pd.to_numeric(self.prepared[field], errors="coerce").to_numpy(dtype="float64")
+        if values.dtype == np.float64:  # canonical numeric columns: already float64 with NaN
+            return values
+        return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
 
     def log1p(self, field: str) -> np.ndarray:
         return _log1p(self.number(field))
@@ -233,8 +265,9 @@ class RowContext:
 
     def bucket(self, field: str) -> np.ndarray:
         if field not in self._buckets:
-            col = self.prepared[field] if field in self.prepared.columns else pd.Series([None] * self.n, dtype=object)
-            self._buckets[field] = hash_buckets(col.reset_index(drop=True), self.lookups.n_bits[field])
+            col = self._column(field)
+            values = np.full(self.n, None, dtype=object) if col is None else col
+            self._buckets[field] = hash_buckets(values, self.lookups.n_bits[field])
         return self._buckets[field]
 
     def unseen(self, field: str) -> np.ndarray:
@@ -248,7 +281,7 @@ class RowContext:
 
     @cached_property
     def _titles(self) -> tuple[sp.csr_matrix, np.ndarray, list[str], np.ndarray | None]:
-        unique, inverse = distinct(as_strings(self.prepared["title"]))  # repeated titles tokenised once
+        unique, inverse = distinct(as_strings(self._column("title")))  # repeated titles tokenised once
         tokens, letters = title_tokens(pd.Series(unique, dtype=object))
         return tokens, letters, unique, inverse
 
