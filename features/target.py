@@ -22,7 +22,10 @@ from sklearn.utils.validation import check_is_fitted
 from features.hashing import hash_buckets
 
 
-def _values(X: pd.Series | pd.DataFrame) -> pd.Series:
+def _values(X: pd.Series | pd.DataFrame | np.ndarray) -> pd.Series | np.ndarray:
+    """The one column's values; a numpy column (serving's prepared input) is used as it is."""
+    if isinstance(X, np.ndarray):
+        return X
     values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(X)
     return values.reset_index(drop=True)
 
@@ -97,7 +100,7 @@ class HashedTargetEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
             out[test_idx] = self._encode(buckets[test_idx], ids, shares)
         return out
 
-    def transform(self, X: pd.Series | pd.DataFrame) -> np.ndarray:
+    def transform(self, X: pd.Series | pd.DataFrame | np.ndarray) -> np.ndarray:
         check_is_fitted(self, "shares_")
         return self._encode(hash_buckets(_values(X), self.n_buckets), self.bucket_ids_, self.shares_)
 

@@ -89,30 +89,39 @@ class PriceLookup:
         return self.sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
 
     def predict(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr)."""
-        ridge = np.asarray(words @ self.token_weights).ravel() + _lookup(*self.subcategory, subcategory)
-        ridge += self.intercept
+        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr).
+
+        Plain numpy over the csr arrays (no scipy matrix products): for the few rows of a request
+        the sparse-matrix machinery costs more than the arithmetic.
+        """
+        words = words.tocsr()
         n = words.shape[0]
+        row_of = np.repeat(np.arange(n), np.diff(words.indptr))
+        ids, data = words.indices, words.data.astype("float64")
+        ridge = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n)
+        ridge += _lookup(*self.subcategory, subcategory) + self.intercept
         if self.index.shape[1] == 0 or n == 0:
             return ridge, np.zeros(n)
-        query = sp.csr_matrix(words.multiply(self.idf[None, :]))
-        norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1)).ravel())
-        query = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ query
+        query = data * self.idf[ids]  # l2-normalised tf-idf of each row
+        norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n))
+        query /= np.where(norms > 0, norms, 1.0)[row_of]
         best = np.zeros(n)
         knn = ridge.copy()
         own = np.full(n, -1)  # the training title a row repeats, if any
         k = min(KNN_K, self.index.shape[1])
         for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
-            sims = (query[lo : lo + 128] @ self.index).toarray()
+            hi = min(lo + 128, n)
+            part = slice(words.indptr[lo], words.indptr[hi])
+            sims = self._similarities(row_of[part] - lo, ids[part], query[part], hi - lo)
             first = sims.argmax(axis=1)
             repeats = sims[np.arange(sims.shape[0]), first] >= SELF_SIMILARITY
-            own[lo : lo + 128][repeats] = first[repeats]
+            own[lo:hi][repeats] = first[repeats]
             sims[sims >= SELF_SIMILARITY] = 0.0
             top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             s = np.take_along_axis(sims, top, axis=1)
             w = np.maximum(s, 1e-3) ** 4
-            knn[lo : lo + 128] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
-            best[lo : lo + 128] = s.max(axis=1)
+            knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
+            best[lo:hi] = s.max(axis=1)
         lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
         predicted = lam * knn + (1.0 - lam) * ridge
         if self.index_own is not None:
@@ -120,6 +129,17 @@ class PriceLookup:
             predicted[repeated] = self.index_own[0][own[repeated]]
             best[repeated] = self.index_own[1][own[repeated]]
         return predicted, best
+
+    def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
+        """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
+        titles = self.index.shape[1]
+        starts = self.index.indptr[tokens]
+        lengths = self.index.indptr[tokens + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        flat = np.repeat(rows * titles, lengths) + self.index.indices[offsets]
+        values = self.index.data[offsets] * np.repeat(weights, lengths)
+        return np.bincount(flat, weights=values, minlength=m * titles).reshape(m, titles)
 
 
 @dataclass
@@ -136,9 +156,9 @@ class Lookups:
     price: PriceLookup
 
 
-def _normalised_rows(titles: pd.Series) -> list[str]:
+def _normalised_rows(titles: pd.Series | list[str]) -> list[str]:
     """Lower-cased titles with punctuation as spaces: one translate over the joined batch."""
-    parts = titles.tolist()
+    parts = titles.tolist() if isinstance(titles, pd.Series) else list(titles)
     if "\x00" in "".join(parts):  # the row separator must not occur inside a title
         parts = [t.replace("\x00", " ") for t in parts]
     text = "\x00".join(parts).lower().encode("utf-8").translate(_BYTE_TABLE).decode("utf-8")
@@ -172,7 +192,7 @@ def _split_tokens(rows: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return row_of[keep], codes[keep], uniques
 
 
-def title_tokens(titles: pd.Series) -> tuple[sp.csr_matrix, np.ndarray]:
+def title_tokens(titles: pd.Series | list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
     """(rows x 2**17 hashed token counts, characters in non-numeric tokens per row)."""
     n = len(titles)
     if n == 0:
@@ -282,7 +302,7 @@ class RowContext:
     @cached_property
     def _titles(self) -> tuple[sp.csr_matrix, np.ndarray, list[str], np.ndarray | None]:
         unique, inverse = distinct(as_strings(self._column("title")))  # repeated titles tokenised once
-        tokens, letters = title_tokens(pd.Series(unique, dtype=object))
+        tokens, letters = title_tokens(unique)
         return tokens, letters, unique, inverse
 
     def _per_row(self, values: np.ndarray) -> np.ndarray:
@@ -347,7 +367,7 @@ class RowContext:
         cap = self.max_residual_titles
         if cap is not None and chosen.size > cap:
             chosen = np.linspace(0, chosen.size - 1, cap).round().astype(np.int64)
-        words = tokens[chosen]
+        words = tokens.copy() if chosen.size == len(unique) else tokens[chosen]
         words.data[:] = 1.0  # presence, as the model was fitted
         sub = self.bucket("subcategory")
         first_row = np.zeros(len(unique), dtype=np.int64)  # the sub-category of a title's first row
