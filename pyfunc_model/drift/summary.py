@@ -98,12 +98,13 @@ class PriceLookup:
         n = words.shape[0]
         row_of = np.repeat(np.arange(n), np.diff(words.indptr))
         ids, data = words.indices, words.data.astype("float64")
-        ridge = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n)
+        # astype: numpy's weighted bincount of no values is int64
+        ridge = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n).astype("float64", copy=False)
         ridge += _lookup(*self.subcategory, subcategory) + self.intercept
         if self.index.shape[1] == 0 or n == 0:
             return ridge, np.zeros(n)
         query = data * self.idf[ids]  # l2-normalised tf-idf of each row
-        norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n))
+        norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n).astype("float64", copy=False))
         query /= np.where(norms > 0, norms, 1.0)[row_of]
         best = np.zeros(n)
         knn = ridge.copy()
@@ -139,7 +140,7 @@ class PriceLookup:
         offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
         flat = np.repeat(rows * titles, lengths) + self.index.indices[offsets]
         values = self.index.data[offsets] * np.repeat(weights, lengths)
-        return np.bincount(flat, weights=values, minlength=m * titles).reshape(m, titles)
+        return np.bincount(flat, weights=values, minlength=m * titles).astype("float64", copy=False).reshape(m, titles)
 
 
 @dataclass
