@@ -24,36 +24,27 @@ pytestmark = [pytest.mark.slow]
 TINY_MODEL = Path(__file__).with_name("tiny_model.py")
 
 
-def _ok(result: clients.Result) -> clients.Result:
-    assert result.returncode == 0, result.describe()
-    return result
-
-
 def _tiny_runs(env: dict[str, str], workdir: Path, n: int) -> list[str]:
     with ThreadPoolExecutor(max_workers=n) as pool:
         results = list(pool.map(lambda _: clients.run_python([str(TINY_MODEL)], env, workdir), range(n)))
-    return [re.search(r"run_id=(\w+)", _ok(r).stdout).group(1) for r in results]  # type: ignore[union-attr]
-
-
-def _alias(client: MlflowClient, name: str, alias: str) -> str:
-    return str(client.get_model_version_by_alias(name, alias).version)
+    return [re.search(r"run_id=(\w+)", clients.ok(r).stdout).group(1) for r in results]  # type: ignore[union-attr]
 
 
 def run_flow(env: dict[str, str], workdir: Path, client: MlflowClient, name: str, runs: list[str]) -> str:
     """promote x4 (one via staging), a refused gate, two rollbacks; returns ``list --history``'s output."""
     named = ["--registered-model-name", name]
     for run_id in runs:
-        _ok(clients.registry(["register", "--run-id", run_id, *named], env, workdir))
+        clients.ok(clients.registry(["register", "--run-id", run_id, *named], env, workdir))
     for version, target in (("1", "production"), ("2", "staging"), ("2", "production"), ("3", "production")):
-        _ok(clients.registry(["promote", "--version", version, "--to", target, "--force", *named], env, workdir))
-    assert _alias(client, name, "champion") == "3"
+        clients.ok(clients.registry(["promote", "--version", version, "--to", target, "--force", *named], env, workdir))
+    assert clients.alias_version(client, name, "champion") == "3"
     gate = clients.registry(["gate", "--candidate", "1", *named], env, workdir)
     assert gate.returncode == 1, gate.describe()
-    _ok(clients.registry(["rollback", *named], env, workdir))
-    assert _alias(client, name, "champion") == "2"
-    _ok(clients.registry(["rollback", *named], env, workdir))  # the history knows v1 came before v2
-    assert _alias(client, name, "champion") == "1"
-    return _ok(clients.registry(["list", "--history", *named], env, workdir)).stdout
+    clients.ok(clients.registry(["rollback", *named], env, workdir))
+    assert clients.alias_version(client, name, "champion") == "2"
+    clients.ok(clients.registry(["rollback", *named], env, workdir))  # the history knows v1 came before v2
+    assert clients.alias_version(client, name, "champion") == "1"
+    return clients.ok(clients.registry(["list", "--history", *named], env, workdir)).stdout
 
 
 def check_trail(client: MlflowClient, name: str, history_out: str, user: str, source: str) -> None:
@@ -105,17 +96,17 @@ def test_audit_trail_on_authenticated_stack(mlflow_stack: Stack, auth_stack: Sta
     alice = auth_stack.env("auditor-alice", "alice-Passw0rd-1")
     admin = auth_stack.env("admin", auth_stack.server.admin_password)
     for run_id in runs:
-        _ok(clients.registry(["register", "--run-id", run_id, "--registered-model-name", name], admin, tmp_path))
+        clients.ok(clients.registry(["register", "--run-id", run_id, "--registered-model-name", name], admin, tmp_path))
     named = ["--registered-model-name", name]
     for version in ("1", "2"):
-        _ok(
+        clients.ok(
             clients.registry(
                 ["promote", "--version", version, "--to", "production", "--force", *named], alice, tmp_path
             )
         )
-    _ok(clients.registry(["rollback", *named], alice, tmp_path))
+    clients.ok(clients.registry(["rollback", *named], alice, tmp_path))
     client = MlflowClient(tracking_uri=mlflow_stack.tracking_uri, registry_uri=mlflow_stack.tracking_uri)
-    assert _alias(client, name, "champion") == "1"
+    assert clients.alias_version(client, name, "champion") == "1"
 
     events = audit.history(client, name)
     assert [(e["action"], e["by"], e["by_source"]) for e in events] == [
@@ -124,10 +115,10 @@ def test_audit_trail_on_authenticated_stack(mlflow_stack: Stack, auth_stack: Sta
         ("rollback", "auditor-alice", "mlflow"),
     ]
     assert client.get_model_version(name, "2").tags["rolled_back_by"] == "auditor-alice"
-    listing = _ok(clients.registry(["list", "--history", *named], alice, tmp_path)).stdout
+    listing = clients.ok(clients.registry(["list", "--history", *named], alice, tmp_path)).stdout
     assert [line.split()[1] for line in listing.splitlines() if line.startswith("@champion")] == ["1", "2", "1"]
 
     # an alias moved by hand (here by the admin, outside registry_scripts) is pointed out
-    client.set_registered_model_alias(name, "champion", "2")
-    listing = _ok(clients.registry(["list", "--history", *named], alice, tmp_path)).stdout
+    client.set_registered_modelclients.alias_version(name, "champion", "2")
+    listing = clients.ok(clients.registry(["list", "--history", *named], alice, tmp_path)).stdout
     assert "note: @champion is now on v2, but the history ends with v1" in listing

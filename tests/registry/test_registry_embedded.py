@@ -29,27 +29,17 @@ def env() -> dict[str, str]:
     return {"MLFLOW_TRACKING_URI": "", "MLFLOW_REGISTRY_URI": ""}
 
 
-def _alias(client: MlflowClient, alias: str) -> str:
-    return str(client.get_model_version_by_alias(NAME, alias).version)
-
-
-def _ok(result: clients.Result) -> clients.Result:
-    assert result.returncode == 0, result.describe()
-    assert "FutureWarning" not in result.stderr, result.describe()
-    return result
-
-
 def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
     client = MlflowClient(tracking_uri=(uri := f"sqlite:///{workdir / 'mlflow.db'}"), registry_uri=uri)
     run_a, run_b = clients.train_many(env, workdir, seeds=[1, 2])
     assert (workdir / "mlflow.db").exists()
 
     # register: tags carry metrics, data fingerprint and commit; registering again creates nothing
-    out = _ok(clients.registry(["register", "--run-id", run_a], env, workdir)).stdout
+    out = clients.ok(clients.registry(["register", "--run-id", run_a], env, workdir)).stdout
     assert f"registered {NAME} version 1" in out
-    again = _ok(clients.registry(["register", "--run-id", run_a], env, workdir)).stdout
+    again = clients.ok(clients.registry(["register", "--run-id", run_a], env, workdir)).stdout
     assert "already registered as product-classifier version 1" in again
-    _ok(clients.registry(["register", "--model-uri", f"runs:/{run_b}/model"], env, workdir))
+    clients.ok(clients.registry(["register", "--model-uri", f"runs:/{run_b}/model"], env, workdir))
     v2 = client.get_model_version(NAME, "2")
     assert v2.run_id == run_b
     assert {
@@ -65,17 +55,21 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
     assert v2.tags["data.path"] == f"synthetic:{clients.DEFAULT_SYNTHETIC_ROWS}"
 
     # first champion: --force skips the gate and says so
-    out = _ok(clients.registry(["promote", "--version", "1", "--to", "production", "--force"], env, workdir)).stdout
+    out = clients.ok(
+        clients.registry(["promote", "--version", "1", "--to", "production", "--force"], env, workdir)
+    ).stdout
     assert "--force given: skipping the gate" in out
-    assert _alias(client, "champion") == "1"
+    assert clients.alias_version(client, NAME, "champion") == "1"
 
     # staging, dry run, then the gated promotion to production
-    _ok(clients.registry(["promote", "--version", "2", "--to", "staging"], env, workdir))
-    assert _alias(client, "challenger") == "2"
-    dry = _ok(clients.registry(["promote", "--latest", "--to", "production", "--dry-run", "--force"], env, workdir))
+    clients.ok(clients.registry(["promote", "--version", "2", "--to", "staging"], env, workdir))
+    assert clients.alias_version(client, NAME, "challenger") == "2"
+    dry = clients.ok(
+        clients.registry(["promote", "--latest", "--to", "production", "--dry-run", "--force"], env, workdir)
+    )
     assert "dry run: would set product-classifier v2 to Production" in dry.stdout
-    assert _alias(client, "champion") == "1"
-    out = _ok(
+    assert clients.alias_version(client, NAME, "champion") == "1"
+    out = clients.ok(
         clients.registry(
             ["promote", "--latest", "--to", "production", "--max-latency-ratio", "5", "--max-f1-drop", "0.05"],
             env,
@@ -83,20 +77,20 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
         )
     ).stdout
     assert "GATE PASSED" in out and "running the gate" in out
-    assert _alias(client, "champion") == "2"
+    assert clients.alias_version(client, NAME, "champion") == "2"
     assert client.get_model_version(NAME, "2").current_stage == "Production"
     assert client.get_model_version(NAME, "1").current_stage == "Archived"
     assert "challenger" not in client.get_registered_model(NAME).aliases
 
     # promoting the champion again is a no-op, not an error
-    noop = _ok(clients.registry(["promote", "--version", "2", "--to", "production"], env, workdir)).stdout
+    noop = clients.ok(clients.registry(["promote", "--version", "2", "--to", "production"], env, workdir)).stdout
     assert "already Production with alias @champion: nothing to do" in noop
 
     # a model without drift reference/fallbacks and with an incompatible signature is refused
     tiny = clients.run_python([str(Path(__file__).with_name("tiny_model.py"))], env, workdir)
     run_c = re.search(r"run_id=(\w+)", tiny.stdout)
     assert tiny.returncode == 0 and run_c, tiny.describe()
-    _ok(clients.registry(["register", "--run-id", run_c.group(1)], env, workdir))
+    clients.ok(clients.registry(["register", "--run-id", run_c.group(1)], env, workdir))
     bad = clients.registry(["promote", "--version", "3", "--to", "production"], env, workdir)
     assert bad.returncode == 1, bad.describe()
     for reason in (
@@ -107,18 +101,18 @@ def test_embedded_flow(workdir: Path, env: dict[str, str]) -> None:
         "not promoted",
     ):
         assert reason in bad.stdout, bad.stdout
-    assert _alias(client, "champion") == "2"
+    assert clients.alias_version(client, NAME, "champion") == "2"
 
     # rollback: v1 is champion/Production again; a second rollback has nowhere to go
-    out = _ok(clients.registry(["rollback"], env, workdir)).stdout
+    out = clients.ok(clients.registry(["rollback"], env, workdir)).stdout
     assert "now resolve to v1" in out
-    assert _alias(client, "champion") == "1"
+    assert clients.alias_version(client, NAME, "champion") == "1"
     assert client.get_model_version(NAME, "1").current_stage == "Production"
     assert client.get_model_version(NAME, "2").current_stage == "Archived"
     again = clients.registry(["rollback"], env, workdir)
     assert again.returncode != 0 and "nothing to roll back to" in again.stderr, again.describe()
 
-    listing = _ok(clients.registry(["list"], env, workdir)).stdout
+    listing = clients.ok(clients.registry(["list"], env, workdir)).stdout
     lines = {line.split()[0]: line for line in listing.splitlines()[3:] if line.strip()}
     assert set(lines) == {"1", "2", "3"}, listing
     assert "Production" in lines["1"] and "@champion" in lines["1"] and run_a in lines["1"]

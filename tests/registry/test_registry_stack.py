@@ -30,16 +30,6 @@ def _client(stack: Stack) -> MlflowClient:
     return MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.tracking_uri)
 
 
-def _alias(client: MlflowClient, alias: str) -> str:
-    return str(client.get_model_version_by_alias(NAME, alias).version)
-
-
-def _ok(result: clients.Result) -> clients.Result:
-    assert result.returncode == 0, result.describe()
-    assert "FutureWarning" not in result.stderr, result.describe()
-    return result
-
-
 def _s3_keys(stack: Stack) -> list[str]:
     s3 = boto3.client(
         "s3",
@@ -58,17 +48,17 @@ def test_production_stack_flow(mlflow_stack: Stack, stack_runs: tuple[str, str],
     keys = _s3_keys(mlflow_stack)
     assert any(k.endswith("artifacts/drift_reference.json") for k in keys), keys[:20]
 
-    _ok(clients.registry(["register", "--run-id", run_a], env, workdir))
-    _ok(clients.registry(["register", "--run-id", run_b], env, workdir))
+    clients.ok(clients.registry(["register", "--run-id", run_a], env, workdir))
+    clients.ok(clients.registry(["register", "--run-id", run_b], env, workdir))
     assert client.get_model_version(NAME, "2").tags["data.rows"] == str(clients.DEFAULT_SYNTHETIC_ROWS)
 
-    _ok(clients.registry(["promote", "--version", "1", "--to", "production", "--force"], env, workdir))
+    clients.ok(clients.registry(["promote", "--version", "1", "--to", "production", "--force"], env, workdir))
     # an unmeetable latency limit: refused, exit 1, and the table says which check failed
     gate = clients.registry(["gate", "--candidate", "2", "--max-latency-ratio", "0.001"], env, workdir)
     assert gate.returncode == 1, gate.describe()
     assert re.search(r"^single-row latency .* FAIL", gate.stdout, re.MULTILINE), gate.stdout
     assert re.search(r"^macro_f1 .* ok", gate.stdout, re.MULTILINE) and "champion v1" in gate.stdout
-    out = _ok(
+    out = clients.ok(
         clients.registry(
             ["promote", "--version", "2", "--to", "production", "--max-latency-ratio", "5", "--max-f1-drop", "0.05"],
             env,
@@ -76,7 +66,7 @@ def test_production_stack_flow(mlflow_stack: Stack, stack_runs: tuple[str, str],
         )
     ).stdout
     assert "GATE PASSED" in out
-    assert _alias(client, "champion") == "2"
+    assert clients.alias_version(client, NAME, "champion") == "2"
     assert client.get_model_version(NAME, "2").current_stage == "Production"
 
     server = ModelServer(f"models:/{NAME}@champion", env, workdir)
@@ -89,12 +79,12 @@ def test_production_stack_flow(mlflow_stack: Stack, stack_runs: tuple[str, str],
     prediction = response.json()["predictions"][0]
     assert prediction["category"] and 0.0 <= prediction["confidence"] <= 1.0
 
-    out = _ok(clients.registry(["rollback"], env, workdir)).stdout
+    out = clients.ok(clients.registry(["rollback"], env, workdir)).stdout
     assert "now resolve to v1" in out
-    assert _alias(client, "champion") == "1"
+    assert clients.alias_version(client, NAME, "champion") == "1"
     assert client.get_model_version(NAME, "1").current_stage == "Production"
     assert client.get_model_version(NAME, "2").current_stage == "Archived"
-    listing = _ok(clients.registry(["list"], env, workdir)).stdout
+    listing = clients.ok(clients.registry(["list"], env, workdir)).stdout
     assert re.search(r"^1\s+Production\s+@champion", listing, re.MULTILINE), listing
 
 
@@ -107,7 +97,9 @@ def test_basic_auth_read_user_cannot_promote_manage_user_can(
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")  # this process's client reads credentials from env
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", auth_stack.server.admin_password)
     admin_client = _client(auth_stack)
-    _ok(clients.registry(["register", "--run-id", stack_runs[0], "--registered-model-name", name], admin, workdir))
+    clients.ok(
+        clients.registry(["register", "--run-id", stack_runs[0], "--registered-model-name", name], admin, workdir)
+    )
     auth_stack.server.create_user("reader", "reader-password-1", name, "READ")
     auth_stack.server.create_user("manager", "manager-password-1", name, "MANAGE")
     reader = auth_stack.env("reader", "reader-password-1")
@@ -127,7 +119,7 @@ def test_basic_auth_read_user_cannot_promote_manage_user_can(
         workdir,
     )
     assert load.returncode == 0 and "category=" in load.stdout, load.describe()
-    _ok(clients.registry(["list", "--registered-model-name", name], reader, workdir))
+    clients.ok(clients.registry(["list", "--registered-model-name", name], reader, workdir))
 
     promote = ["promote", "--version", "1", "--to", "production", "--force", "--registered-model-name", name]
     refused = clients.registry(promote, reader, workdir)
@@ -139,6 +131,6 @@ def test_basic_auth_read_user_cannot_promote_manage_user_can(
     assert "champion" not in admin_client.get_registered_model(name).aliases
     assert admin_client.get_model_version(name, "1").current_stage == "None"
 
-    _ok(clients.registry(promote, manager, workdir))
-    assert str(admin_client.get_model_version_by_alias(name, "champion").version) == "1"
+    clients.ok(clients.registry(promote, manager, workdir))
+    assert str(admin_client.get_model_version_byclients.alias_version(name, NAME, "champion").version) == "1"
     assert admin_client.get_model_version(name, "1").current_stage == "Production"

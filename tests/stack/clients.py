@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.stack.servers import venv_env
 
@@ -92,3 +93,15 @@ def train_many(
             raise AssertionError(f"training failed:\n{result.describe()}")
         run_ids.append(match.group(1))
     return run_ids
+
+
+def ok(result: Result) -> Result:
+    """``result`` of a command that succeeded without a FutureWarning (else the assertion shows its output)."""
+    assert result.returncode == 0, result.describe()
+    assert "FutureWarning" not in result.stderr, result.describe()
+    return result
+
+
+def alias_version(client: Any, name: str, alias: str) -> str:
+    """The version number ``name@alias`` points at."""
+    return str(client.get_model_version_by_alias(name, alias).version)

@@ -14,7 +14,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from features import BrandPriceCross, HashingEncoder, NumericFeatures, ProductFeatures, TitleStats, hash_buckets
 from features.target import HashedTargetEncoder
-from training.synthetic import generate_synthetic_products
 
 # ProductFeatures, BrandPriceCross and HashedTargetEncoder take named DataFrame columns (title,
 # price, brand) that the generic checks (numeric arrays only) cannot build: they are covered by
@@ -26,13 +25,8 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.fixture(scope="module")
-def products() -> pd.DataFrame:
-    return generate_synthetic_products(400, seed=1)
-
-
-def test_product_features_fit_returns_self_and_names(products):
-    X, y = products.drop(columns="category"), products["category"].to_numpy()
+def test_product_features_fit_returns_self_and_names(small_products_xy):
+    X, y = small_products_xy
     pf = ProductFeatures(max_text_features=5000, n_splits=3)
     assert pf.fit(X, y) is pf
     out = pf.transform(X)
@@ -46,9 +40,9 @@ def test_product_features_fit_returns_self_and_names(products):
     assert clone(pf).get_params() == pf.get_params()
 
 
-def test_out_of_fold_scores_differ_from_in_sample(products):
+def test_out_of_fold_scores_differ_from_in_sample(small_products_xy):
     """fit_transform gives cross-fitted text scores; transform gives the full model's scores."""
-    X, y = products.drop(columns="category"), products["category"].to_numpy()
+    X, y = small_products_xy
     pf = ProductFeatures(max_text_features=5000, n_splits=3)
     oof = pf.fit_transform(X, y)
     full = pf.transform(X)
@@ -60,8 +54,8 @@ def test_out_of_fold_scores_differ_from_in_sample(products):
 
 
 @pytest.mark.parametrize("dumps,loads", [(pickle.dumps, pickle.loads), (cloudpickle.dumps, pickle.loads)])
-def test_pickle_round_trip(products, dumps, loads):
-    X, y = products.drop(columns="category"), products["category"].to_numpy()
+def test_pickle_round_trip(small_products_xy, dumps, loads):
+    X, y = small_products_xy
     pf = ProductFeatures(max_text_features=5000, n_splits=3).fit(X, y)
     again = loads(dumps(pf))
     np.testing.assert_array_equal(pf.transform(X), again.transform(X))

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.model_selection import GroupKFold
 
 from features.pipeline import ProductFeatures
 from features.target import HashedTargetEncoder
 from features.text import normalize_title
-from training.synthetic import generate_synthetic_products
 
 
 def test_labels_unrelated_to_the_value_give_no_own_label_advantage_out_of_fold():
@@ -56,13 +54,8 @@ def test_out_of_fold_shares_equal_a_table_fitted_without_the_fold():
     assert not np.allclose(oof, enc.transform(values))
 
 
-@pytest.fixture(scope="module")
-def products() -> pd.DataFrame:
-    return generate_synthetic_products(400, seed=1)
-
-
-def test_product_features_share_columns_are_out_of_fold_in_fit_transform(products):
-    X, y = products.drop(columns="category"), products["category"].to_numpy()
+def test_product_features_share_columns_are_out_of_fold_in_fit_transform(small_products_xy):
+    X, y = small_products_xy
     pf = ProductFeatures(max_text_features=5000, n_splits=3)
     oof = pf.fit_transform(X, y)
     full = pf.transform(X)
