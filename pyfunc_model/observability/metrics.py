@@ -63,7 +63,22 @@ def server_start_key() -> str:
 
 def _key_alive(key: str) -> bool:
     pgid, _, ticks = key.rpartition("-")
-    return pgid.isdigit() and _start_ticks(int(pgid)) == ticks
+    if not pgid.isdigit():
+        return False
+    if ticks == "0":  # the group's leader had already exited (e.g. a shell that started the server)
+        return _group_alive(int(pgid))
+    return _start_ticks(int(pgid)) == ticks
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process is left in process group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def prepare_multiproc_dir(base: Path, key: str) -> Path:

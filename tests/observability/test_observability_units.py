@@ -47,16 +47,18 @@ def test_reasons_map_to_a_fixed_label_set(reason: str, label: str) -> None:
 
 
 def test_stale_directories_of_gone_servers_are_removed(tmp_path: Path) -> None:
-    alive, gone = server_start_key(), "999999999-1"  # no such process group
-    for key in (alive, gone):
-        (tmp_path / f"{DIR_PREFIX}{key}").mkdir()
+    # this process's group, keyed with its leader's start time and as if its leader had exited
+    alive = [server_start_key(), f"{os.getpgrp()}-0"]
+    gone = ["999999999-1", "999999999-0"]  # no such process group
+    for key in alive + gone:
+        (tmp_path / f"{DIR_PREFIX}{key}").mkdir(exist_ok=True)
         (tmp_path / f"{DIR_PREFIX}{key}" / "counter_1.db").write_bytes(b"x")
     unrelated = tmp_path / "someone-elses-dir"
     unrelated.mkdir()
     new = prepare_multiproc_dir(tmp_path, "424242-7")
     assert new.is_dir() and not list(new.iterdir())
-    assert (tmp_path / f"{DIR_PREFIX}{alive}").is_dir() and unrelated.is_dir()
-    assert not (tmp_path / f"{DIR_PREFIX}{gone}").exists()
+    assert all((tmp_path / f"{DIR_PREFIX}{key}").is_dir() for key in alive) and unrelated.is_dir()
+    assert not any((tmp_path / f"{DIR_PREFIX}{key}").exists() for key in gone)
 
 
 WORKER = """
