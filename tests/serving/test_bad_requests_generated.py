@@ -1,6 +1,6 @@
 """More than 50 generated bad requests against one real server: 4xx only, and the server survives.
 
-Complements the hand-written cases in test_rest.py (issue 6 asks for >= 50 crafted requests).
+Complements the hand-written cases in test_rest.py (at least 50 crafted requests in all).
 """
 
 from __future__ import annotations
