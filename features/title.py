@@ -26,11 +26,12 @@ from features.subsample import capped_groups, group_fold
 from features.text import as_strings, distinct, normalize_title
 
 #: Distinct (title, label) pairs the text models are fitted on. Past it, the vocabulary and
-#: every LinearSVC/ComplementNB fit use a title-grouped random subset of this size: their fits
-#: grow faster than linearly in titles, while the learning curve (docs/SCALE.md) is nearly flat
-#: long before it; amazon.in and PriceRunner have under 30,000 distinct training titles and never
-#: reach it. Training-only.
-MAX_FIT_TITLES = 200_000
+#: every LinearSVC/ComplementNB fit use a title-grouped random subset of this size: the scorer
+#: fits six LinearSVCs (all titles + five folds), each ~20 s of CPU per 80,000 titles and growing
+#: faster than the titles, while the learning curve (docs/SCALE.md) is nearly flat long before
+#: 100,000; amazon.in and PriceRunner have under 30,000 distinct training titles and never reach
+#: it. Training-only.
+MAX_FIT_TITLES = 100_000
 #: Titles vectorised and scored at once outside the fitted subset: bounded TF-IDF memory.
 SCORE_CHUNK_TITLES = 50_000
 
