@@ -1,4 +1,4 @@
-"""The title scorer's fit cap: scores stay out of fold past it, and nothing changes below it."""
+"""Row caps of the training stages: scores stay out of fold past them, nothing changes below them, they are logged."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.pipeline import ProductFeatures
 from features.subsample import capped_groups, group_fold
 from features.text import normalize_title
-from features.title import TitleTextScorer
+from features.title import MAX_FIT_TITLES, TitleTextScorer
+from training.drift_reference import MAX_REFERENCE_ROWS
+from training.fit import MAX_BAGGED_ROWS, MAX_FOREST_SAMPLES, MAX_RULE_ROWS
+from training.run_params import model_params
+from training.synthetic import generate_synthetic_products
 
 N_GROUPS, N_CLASSES, CAP = 400, 8, 150
 
@@ -80,3 +85,14 @@ def test_subset_keeps_whole_groups_independent_of_order():
 def test_subset_rejects_a_cap_below_one():
     with pytest.raises(ValueError, match="at least 1"):
         capped_groups(np.array(["a", "b"], dtype=object), 0, seed=0)
+
+
+def test_row_caps_are_logged_as_run_params():
+    frame = generate_synthetic_products(400, seed=0)
+    features = ProductFeatures().fit(frame.drop(columns="category"), frame["category"].to_numpy())
+    params = model_params(features, 0.15)
+    assert params["features.text.max_fit_titles"] == MAX_FIT_TITLES
+    assert params["lgb.max_bagged_rows"] == MAX_BAGGED_ROWS
+    assert params["drift.max_reference_rows"] == MAX_REFERENCE_ROWS
+    assert params["fallback.random_forest.max_samples_cap"] == MAX_FOREST_SAMPLES
+    assert params["fallback.rules.max_rows"] == MAX_RULE_ROWS
