@@ -203,7 +203,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
             cols = np.concatenate([cols + j * k for j in range(len(folds))])
             fold_models.append((LinearScores.from_models(folds), cols))
             oof[np.ix_(fit_rows[test_idx], cols)] = fold_models[-1][0].scores(matrix[test_idx])
-        del matrix
+        del matrix, folds  # the fold models' weights now live in their LinearScores
         if in_fit is not None:
             self._score_outside(uniq_titles.to_numpy(), uniq_groups, np.flatnonzero(~in_fit), fold_models, oof)
         # every row gets the out-of-fold scores of its (title, label) pair
