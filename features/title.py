@@ -9,6 +9,7 @@ uses the model fitted on all the data: the booster never trains on over-confiden
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,9 @@ from features.chars import char_counts
 from features.ngrams import FastTfidf
 from features.subsample import capped_groups, group_fold
 from features.text import as_strings, distinct, normalize_title
+
+#: Progress of the (training-only) fits; serving never fits.
+log = logging.getLogger(__name__)
 
 #: Distinct (title, label) pairs the text models are fitted on. Past it, the vocabulary and
 #: every LinearSVC/ComplementNB fit use a title-grouped random subset of this size: the scorer
@@ -190,6 +194,12 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         in_fit = capped_groups(uniq_groups, self.max_fit_titles, self.random_state)
         fit_rows = np.arange(len(uniq_y)) if in_fit is None else np.flatnonzero(in_fit)
         fit_y, fit_groups = uniq_y[fit_rows], uniq_groups[fit_rows]
+        log.info(
+            "title scorer: vocabulary and %d + 1 model fits on %d of %d distinct titles",
+            self.n_splits,
+            len(fit_rows),
+            len(uniq_y),
+        )
         matrix = self._fit_full(uniq_titles.iloc[fit_rows], fit_y)
         n_splits = min(self.n_splits, len(np.unique(fit_groups)))
         if n_splits < 2:
@@ -220,6 +230,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         out: np.ndarray,
     ) -> None:
         """Scores of the titles outside the fitted subset, each by the fold its title hashes to."""
+        log.info("title scorer: scoring the %d titles outside the fitted subset with the fold models", len(rows))
         fold = group_fold(groups[rows], len(fold_models), self.random_state)
         for f, (linear, cols) in enumerate(fold_models):
             mine = rows[fold == f]
