@@ -9,6 +9,7 @@ uses the model fitted on all the data: the booster never trains on over-confiden
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,21 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from features.chars import char_counts
 from features.ngrams import FastTfidf
+from features.subsample import capped_groups, group_fold
 from features.text import as_strings, distinct, normalize_title
+
+#: Progress of the (training-only) fits; serving never fits.
+log = logging.getLogger(__name__)
+
+#: Distinct (title, label) pairs the text models are fitted on. Past it, the vocabulary and
+#: every LinearSVC/ComplementNB fit use a title-grouped random subset of this size: the scorer
+#: fits six LinearSVCs (all titles + five folds), each ~20 s of CPU per 80,000 titles and growing
+#: faster than the titles, while the learning curve (docs/SCALE.md) is nearly flat long before
+#: 100,000; amazon.in and PriceRunner have under 30,000 distinct training titles and never reach
+#: it. Training-only.
+MAX_FIT_TITLES = 100_000
+#: Titles vectorised and scored at once outside the fitted subset: bounded TF-IDF memory.
+SCORE_CHUNK_TITLES = 50_000
 
 
 def _titles(X: object) -> pd.Series | np.ndarray:
@@ -106,6 +121,9 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
     A fitted vocabulary (capped by ``max_features``) rather than hashing: measured on the real
     data it scores ~0.01 macro-F1 higher, and the titles' vocabulary is small (tens of MB at most).
+
+    ``max_fit_titles`` (training only): past this many distinct titles the vocabulary and the
+    models are fitted on a title-grouped subset; see :meth:`fit_transform`.
     """
 
     def __init__(
@@ -116,6 +134,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         nb_alpha: float = 0.3,
         n_splits: int = 5,
         random_state: int = 0,
+        max_fit_titles: int | None = MAX_FIT_TITLES,
     ) -> None:
         self.naive_bayes = naive_bayes
         self.nb_alpha = nb_alpha
@@ -123,6 +142,7 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         self.C = C
         self.n_splits = n_splits
         self.random_state = random_state
+        self.max_fit_titles = max_fit_titles
 
     def _make_vectorizer(self) -> FastTfidf:
         # the word 1-2 + char_wb 3-5 TfidfVectorizer pair's matrix (vocabulary and idf learned by
@@ -156,6 +176,13 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
 
         Each distinct (title, label) pair is fitted once, so row copies (the title-only
         augmentation in training, repeated listings) cost nothing extra.
+
+        Past ``max_fit_titles`` pairs, the vocabulary and the served models are fitted on a
+        title-grouped subset S of that size (:func:`features.subsample.capped_groups`) and the
+        folds split S. A title outside S is scored by one fold's models, the fold chosen by a hash
+        of the title: it is out of sample as well, scored by a model fitted on the same share of
+        S as the out-of-fold scores inside S, so the booster sees one distribution. Titles outside
+        S are vectorised in chunks: the TF-IDF matrix of every title never exists at once.
         """
         if y is None:
             raise ValueError("TitleTextScorer.fit_transform needs the labels y")
@@ -164,21 +191,52 @@ class TitleTextScorer(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         groups = normalize_title(titles).to_numpy()
         first = ~pd.DataFrame({"g": groups, "y": y}).duplicated().to_numpy()
         uniq_titles, uniq_y, uniq_groups = titles[first], y[first], groups[first]
-        matrix = self._fit_full(uniq_titles, uniq_y)
-        n_splits = min(self.n_splits, len(np.unique(uniq_groups)))
+        in_fit = capped_groups(uniq_groups, self.max_fit_titles, self.random_state)
+        fit_rows = np.arange(len(uniq_y)) if in_fit is None else np.flatnonzero(in_fit)
+        fit_y, fit_groups = uniq_y[fit_rows], uniq_groups[fit_rows]
+        log.info(
+            "title scorer: vocabulary and %d + 1 model fits on %d of %d distinct titles",
+            self.n_splits,
+            len(fit_rows),
+            len(uniq_y),
+        )
+        matrix = self._fit_full(uniq_titles.iloc[fit_rows], fit_y)
+        n_splits = min(self.n_splits, len(np.unique(fit_groups)))
         if n_splits < 2:
             return self.transform(X)
         k = len(self.classes_)
         oof = np.full((len(uniq_y), k * len(self.linear_.blocks)), -1.0)
-        for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(matrix, uniq_y, uniq_groups):
-            folds = [m.fit(matrix[train_idx], uniq_y[train_idx]) for m in self._new_models()]
+        fold_models: list[tuple[LinearScores, np.ndarray]] = []
+        for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(matrix, fit_y, fit_groups):
+            folds = [m.fit(matrix[train_idx], fit_y[train_idx]) for m in self._new_models()]
             cols = np.searchsorted(self.classes_, folds[0].classes_)
             cols = np.concatenate([cols + j * k for j in range(len(folds))])
-            oof[np.ix_(test_idx, cols)] = LinearScores.from_models(folds).scores(matrix[test_idx])
+            fold_models.append((LinearScores.from_models(folds), cols))
+            oof[np.ix_(fit_rows[test_idx], cols)] = fold_models[-1][0].scores(matrix[test_idx])
+        del matrix, folds  # the fold models' weights now live in their LinearScores
+        if in_fit is not None:
+            self._score_outside(uniq_titles.to_numpy(), uniq_groups, np.flatnonzero(~in_fit), fold_models, oof)
         # every row gets the out-of-fold scores of its (title, label) pair
         key = pd.MultiIndex.from_arrays([uniq_groups, uniq_y])
         pos = key.get_indexer(pd.MultiIndex.from_arrays([groups, y]))
         return oof[pos]
+
+    def _score_outside(
+        self,
+        titles: np.ndarray,
+        groups: np.ndarray,
+        rows: np.ndarray,
+        fold_models: list[tuple[LinearScores, np.ndarray]],
+        out: np.ndarray,
+    ) -> None:
+        """Scores of the titles outside the fitted subset, each by the fold its title hashes to."""
+        log.info("title scorer: scoring the %d titles outside the fitted subset with the fold models", len(rows))
+        fold = group_fold(groups[rows], len(fold_models), self.random_state)
+        for f, (linear, cols) in enumerate(fold_models):
+            mine = rows[fold == f]
+            for lo in range(0, len(mine), SCORE_CHUNK_TITLES):
+                chunk = mine[lo : lo + SCORE_CHUNK_TITLES]
+                out[np.ix_(chunk, cols)] = linear.scores(self.vectorizer_.transform(as_strings(titles[chunk])))
 
     def transform(self, X: object) -> np.ndarray:
         """Scores of the models fitted on all rows, computed once per distinct title."""

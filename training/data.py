@@ -16,6 +16,7 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
 from features.schema import INPUT_COLUMNS, LABEL, NUMERIC_FIELDS, parse_number
+from features.subsample import capped_groups
 from features.text import normalize_title
 
 PRICERUNNER_COLUMNS = [
@@ -126,3 +127,12 @@ def title_only(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out[["subcategory", "brand", "seller_id"]] = None
     return out
+
+
+def title_grouped_subset(frame: pd.DataFrame, max_rows: int | None, seed: int = 0) -> pd.DataFrame:
+    """At most ``max_rows`` rows, whole title groups drawn at random; the frame itself when it fits.
+
+    For training stages that need no more rows than that (see :mod:`features.subsample`).
+    """
+    keep = capped_groups(normalize_title(frame["title"]).to_numpy(), max_rows, seed)
+    return frame if keep is None else frame[keep].reset_index(drop=True)

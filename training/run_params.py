@@ -12,7 +12,16 @@ from sklearn.base import BaseEstimator
 
 from features.pipeline import ProductFeatures
 from training.calibration import TEMPERATURE_BOUNDS
-from training.fit import EARLY_STOPPING_ROUNDS, FOREST_PARAMS, MAX_ROUNDS, PRIMARY_PARAMS
+from training.drift_reference import MAX_REFERENCE_ROWS
+from training.fit import (
+    EARLY_STOPPING_ROUNDS,
+    FOREST_PARAMS,
+    MAX_BAGGED_ROWS,
+    MAX_FOREST_SAMPLES,
+    MAX_ROUNDS,
+    MAX_RULE_ROWS,
+    PRIMARY_PARAMS,
+)
 
 #: The fitted blocks of ``ProductFeatures`` and the name they are logged under.
 FEATURE_BLOCKS = {
@@ -45,7 +54,11 @@ def model_params(features: ProductFeatures, validation_share: float) -> dict[str
         out.update(estimator_params(f"features.text.{type(model).__name__}", model))
     out.update({f"lgb.{k}": v for k, v in PRIMARY_PARAMS.items()})
     out.update({"lgb.max_rounds": MAX_ROUNDS, "lgb.early_stopping_rounds": EARLY_STOPPING_ROUNDS})
+    # row caps of the stages that would otherwise grow faster than the data (training only)
+    out.update({"lgb.max_bagged_rows": MAX_BAGGED_ROWS, "drift.max_reference_rows": MAX_REFERENCE_ROWS})
     out.update({"validation_share": validation_share, "calibration": "temperature"})
     out.update({"calibration.temperature_bounds": list(TEMPERATURE_BOUNDS)})
     out.update(_flat("fallback.random_forest", FOREST_PARAMS))
+    out["fallback.random_forest.max_samples_cap"] = MAX_FOREST_SAMPLES
+    out["fallback.rules.max_rows"] = MAX_RULE_ROWS
     return out

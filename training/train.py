@@ -36,15 +36,16 @@ from pyfunc_model.temperature import (
     row_temperatures,
     share_column,
 )
-from training.baseline import title_baselines
+from training.baseline import MAX_BASELINE_ROWS, title_baselines
 from training.calibration import fit_group_temperatures
 from training.cv import cross_validate, log_cv
-from training.data import Fingerprint, title_group_split, title_only
+from training.data import Fingerprint, title_group_split, title_grouped_subset, title_only
 from training.dataset import load_training_data
 from training.drift_reference import build_reference
 from training.evaluate import (
     INPUT_SET_TITLES,
     INPUT_SETS,
+    MAX_EVAL_ROWS,
     confusion_plot,
     per_class_f1,
     per_class_f1_plot,
@@ -245,8 +246,9 @@ def evaluate(
     model = ProductClassifierModel()
     model.setup(bundle)
     test_df = test_df[test_df[LABEL].isin(set(classes))].reset_index(drop=True)
+    test_df = title_grouped_subset(test_df, MAX_EVAL_ROWS)
     y = test_df[LABEL].to_numpy()
-    metrics: dict[str, float] = {}
+    metrics: dict[str, float] = {"eval_rows": len(test_df)}
     reliability, f1_by_class = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for suffix, reduce in INPUT_SETS.items():
@@ -265,7 +267,9 @@ def evaluate(
             reliability[name] = (scored.proba.max(axis=1), scored.pred == y)
             f1_by_class[f"primary, {name}"] = per_class_f1(y, scored.pred, classes)
         t = time.perf_counter()
-        baselines = title_baselines(train_df, test_df, classes)
+        baseline_train = title_grouped_subset(train_df, MAX_BASELINE_ROWS)
+        metrics["baseline_train_rows"] = len(baseline_train)
+        baselines = title_baselines(baseline_train, test_df, classes)
         metrics["baseline_fit_seconds"] = time.perf_counter() - t
         metrics.update(baselines.metrics)
         f1_by_class["TF-IDF + LinearSVC, title only"] = baselines.per_class_f1
