@@ -60,15 +60,6 @@ def choose_threshold(
 
 
 @dataclass(frozen=True)
-class ReviewRows:
-    """Rows a threshold is chosen on: calibrated confidence, whether the answer was right, title-only flag."""
-
-    confidence: np.ndarray
-    correct: np.ndarray
-    title_only: np.ndarray
-
-
-@dataclass(frozen=True)
 class ReviewStats:
     """What a threshold does on a set of rows: share auto-accepted and their precision."""
 
