@@ -1,10 +1,10 @@
 """Out-of-fold booster scores over every training row: the sample the auto-accept threshold is chosen on.
 
 The validation split alone holds about 1,300 title-only rows on amazon_in, and between
-confidences 0.95 and 0.99 the precision of the accepted rows stays within a point of 98 %, so a
-few validation rows decided where the cut-off landed and the realised precision on held-out
-folds dipped under the target. Scoring every training row out of fold gives about 6.5 times as
-many rows to choose on, for a few extra short booster fits.
+confidences 0.95 and 0.99 the precision of the accepted rows stays within a point of 98 %: on
+so few rows a handful decide where the cut-off lands, and the realised precision on held-out
+folds dips under the target. Scoring every training row out of fold gives about 6.5 times as
+many rows to choose on, for five extra short booster fits.
 
 The features are already out of fold for these rows (the title scores and sub-category shares
 are cross-fitted), so only the booster needs refitting. Each fold's booster runs exactly the

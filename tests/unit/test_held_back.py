@@ -1,4 +1,4 @@
-"""Out-of-fold booster scores: a row's probabilities never depend on its own label."""
+"""Out-of-fold booster scores for the auto-accept threshold: a row never scored by a booster that saw its label."""
 
 from __future__ import annotations
 
