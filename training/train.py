@@ -55,6 +55,7 @@ from training.evaluate import (
     score_frame,
 )
 from training.fit import fit_fallbacks, fit_primary
+from training.held_back import ENOUGH_VALIDATION_ROWS, out_of_fold_proba
 from training.log_model import log_bundle
 from training.review_threshold import validation_thresholds
 from training.run_params import model_params
@@ -133,7 +134,25 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         "primary: %d rounds, temperatures %s (%.1fs)", booster.best_iteration, temperatures, time.perf_counter() - t0
     )
     valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
-    thresholds = validation_thresholds(valid_proba, y[valid_rows], valid_rows >= len(train_df))
+    valid_title_only = valid_rows >= len(train_df)
+    if valid_title_only.sum() >= ENOUGH_VALIDATION_ROWS:  # large data: the validation rows are sample enough
+        held_proba, held_y, held_title_only = valid_proba, y[valid_rows], valid_title_only
+    else:
+        progress.info("out-of-fold scores of every training row for the auto-accept threshold...")
+        held_proba = out_of_fold_proba(
+            X,
+            y,
+            groups,
+            booster.best_iteration,
+            temperatures,
+            share_column(names),
+            features.categorical_indices,
+            names,
+            len(classes),
+            seed,
+        )
+        held_y, held_title_only = y, np.arange(len(y)) >= len(train_df)
+    thresholds = validation_thresholds(held_proba, held_y, held_title_only)
 
     progress.info("training fallbacks on %d rows (random forest, rules, prior)...", len(train_aug))
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))

@@ -69,6 +69,15 @@ def test_cv_table_has_one_row_per_split_and_is_consistent_with_the_summary(cv_ru
     for name in ("macro_f1_title_only", "ece"):
         assert table[name].mean() == pytest.approx(run.data.metrics[f"cv_{name}_mean"])
         assert table[name].std(ddof=1) == pytest.approx(run.data.metrics[f"cv_{name}_sd"])
+    # the calibrated LinearSVC's threshold is chosen by the primary's rule on its own held-back rows
+    np.testing.assert_allclose(
+        table["review_coverage_margin_title_only"],
+        table["review_coverage_title_only"] - table["calibrated_svc_review_coverage_title_only"],
+    )
+    assert table["calibrated_svc_review_threshold_title_only"].between(0, 1).all()
+    assert run.data.metrics["cv_review_coverage_margin_title_only_min"] == pytest.approx(
+        table["review_coverage_margin_title_only"].min()
+    )
     markdown = (local / "cv_splits.md").read_text()
     assert "mean +- sd" in markdown and "\n| 0 | " in markdown
 
