@@ -26,6 +26,15 @@ from training.review_threshold import coverage_at_precision
 MAX_EVAL_ROWS = 50_000
 
 
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Lay out, write as PNG and close (figures left open pile up across a --cv run)."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
@@ -59,11 +68,7 @@ def confusion_plot(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], pa
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def without_subcategory(frame: pd.DataFrame) -> pd.DataFrame:
@@ -142,11 +147,7 @@ def reliability_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: str
     ax.set_ylabel("accuracy")
     ax.set_title("reliability diagram (held-out split)")
     ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def per_class_f1_plot(scores: dict[str, dict[str, float]], path: str | Path, title: str) -> Path:
@@ -165,11 +166,7 @@ def per_class_f1_plot(scores: dict[str, dict[str, float]], path: str | Path, tit
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def per_class_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: np.ndarray) -> dict[str, float]:
