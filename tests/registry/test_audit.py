@@ -119,6 +119,6 @@ def test_audit_trail_on_authenticated_stack(mlflow_stack: Stack, auth_stack: Sta
     assert [line.split()[1] for line in listing.splitlines() if line.startswith("@champion")] == ["1", "2", "1"]
 
     # an alias moved by hand (here by the admin, outside registry_scripts) is pointed out
-    client.set_registered_modelclients.alias_version(name, "champion", "2")
+    client.set_registered_model_alias(name, "champion", "2")
     listing = clients.ok(clients.registry(["list", "--history", *named], alice, tmp_path)).stdout
     assert "note: @champion is now on v2, but the history ends with v1" in listing

@@ -132,5 +132,5 @@ def test_basic_auth_read_user_cannot_promote_manage_user_can(
     assert admin_client.get_model_version(name, "1").current_stage == "None"
 
     clients.ok(clients.registry(promote, manager, workdir))
-    assert str(admin_client.get_model_version_byclients.alias_version(name, NAME, "champion").version) == "1"
+    assert str(admin_client.get_model_version_by_alias(name, "champion").version) == "1"
     assert admin_client.get_model_version(name, "1").current_stage == "Production"
