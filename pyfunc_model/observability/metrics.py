@@ -20,7 +20,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +72,7 @@ def _key_alive(key: str) -> bool:
 
 def _group_alive(pgid: int) -> bool:
     """Whether any process is left in process group ``pgid``."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return _reachable(os.killpg, pgid)
 
 
 def prepare_multiproc_dir(base: Path, key: str) -> Path:
@@ -95,11 +89,16 @@ def prepare_multiproc_dir(base: Path, key: str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
+    return _reachable(os.kill, pid)
+
+
+def _reachable(kill: Callable[[int, int], None], target: int) -> bool:
+    """Whether signal 0 reaches ``target`` (a pid for ``os.kill``, a group for ``os.killpg``)."""
     try:
-        os.kill(pid, 0)
+        kill(target, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # it exists, owned by someone else
         return True
     return True
 

@@ -23,7 +23,7 @@ def _require_postgres() -> None:
 
 @pytest.fixture(scope="session")
 def stack_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Logs and config of every service started for this session (look here when one fails)."""
+    """Logs and config of every service the test run starts (look here when one fails)."""
     return tmp_path_factory.mktemp("stack")
 
 
