@@ -1,4 +1,4 @@
-"""Warm Spark UDF throughput (rows/s) of the champion on local[2] beside in-process ``predict`` on the same rows.
+"""Warm Spark batch throughput (rows/s) of the champion on local[2] beside in-process ``predict`` on the same rows.
 
 Why warm: the first pass pays JVM start, Python workers and one model load per worker; a batch job
 over millions of rows is dominated by the steady state. Why in-process beside it: Spark adds no
@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pyfunc_model.batch_score import build_spark, score  # noqa: E402
+from features.schema import INPUT_COLUMNS  # noqa: E402
+from pyfunc_model.batch_score import PREDICTION_COLUMN, RESULT_TYPE, build_spark, score  # noqa: E402
 from tests.serving.model_fixtures import sample_products  # noqa: E402
 
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--plain",
         action="store_true",
-        help="score with the bare mlflow spark_udf (model load per task, mlflow's map conversion) for comparison",
+        help="score with a bare mlflow.pyfunc.spark_udf (every input, in signature order) for comparison",
     )
     args = parser.parse_args(argv)
 
@@ -51,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
         pdf = sample_products(args.rows, seed=321, source=args.source)
         df = spark.createDataFrame(pdf.astype(object).where(pdf.notna(), None)).repartition(cores).cache()
         df.count()
-        scored = score(spark, df, args.model_uri, accelerated=not args.plain)
-
         import mlflow
+
+        if args.plain:
+            udf = mlflow.pyfunc.spark_udf(spark, args.model_uri, result_type=RESULT_TYPE, env_manager="local")
+            scored = df.withColumn(PREDICTION_COLUMN, udf(*INPUT_COLUMNS))
+        else:
+            scored = score(spark, df, args.model_uri)
 
         local = mlflow.pyfunc.load_model(args.model_uri)
         chunk = int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch", "10000"))
@@ -75,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             warm.append(one_pass())
             local_times.append(in_process())
         median, local_median = statistics.median(warm), statistics.median(local_times)
-        udf = "bare mlflow spark_udf" if args.plain else "spark_udf + pyfunc_model.spark_udf_worker.accelerate"
-        print(f"\nmodel {args.model_uri}; {args.rows} {args.source} rows on {args.master} ({cores} partitions); {udf}")
+        path = "bare mlflow spark_udf" if args.plain else "batch_score.score (mapInArrow, one load per Python worker)"
+        print(f"\nmodel {args.model_uri}; {args.rows} {args.source} rows on {args.master} ({cores} partitions); {path}")
         print(f"cold pass (incl. model load per worker): {cold:.2f}s = {args.rows / cold:,.0f} rows/s")
         print("warm passes: " + ", ".join(f"{t:.2f}s" for t in warm))
         print(f"warm median: {median:.2f}s = {args.rows / median:,.0f} rows/s")

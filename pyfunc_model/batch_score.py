@@ -1,8 +1,9 @@
 """Batch scoring on Spark: ``python -m pyfunc_model.batch_score --model-uri URI --input PATH --output PATH``.
 
-Reads CSV or Parquet, scores every row with the SAME pyfunc that serves REST (through
-``mlflow.pyfunc.spark_udf``) and writes Parquet: the input columns plus one struct column
-``prediction`` holding the documented output columns. ``--master`` is a parameter so the command
+Reads CSV or Parquet, scores every row with the SAME pyfunc that serves REST (through Spark's
+``mapInArrow``, one model load per Python worker: ``pyfunc_model/spark_worker.py``) and writes
+Parquet: the input columns plus one struct column ``prediction`` holding the documented output
+columns. ``--master`` is a parameter so the command
 that runs on ``local[2]`` here runs unchanged on a cluster. Serving code: never imports ``training``.
 """
 
@@ -15,19 +16,24 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from features.schema import CATEGORICAL_FIELDS, INPUT_COLUMNS, NUMERIC_FIELDS, TITLE
-from pyfunc_model.output import SPARK_RESULT_TYPE
+from features.schema import CATEGORICAL_FIELDS, INPUT_COLUMNS, TITLE
+from pyfunc_model.output import OUTPUT_FIELDS, SPARK_RESULT_TYPE
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger("batch_score")
 
 PREDICTION_COLUMN = "prediction"
 #: Spark type of ``prediction``: the model's output columns in order (``pyfunc_model.output``).
 RESULT_TYPE = SPARK_RESULT_TYPE
+#: Prefix of the private columns holding inputs cast for the model (never written out).
+CAST_PREFIX = "__product_classifier_input_"
+#: File name prefix of the model archive shipped to the executors.
+ARCHIVE_PREFIX = "product-classifier-model-"
 
 
 def build_spark(master: str | None, app_name: str = "product-classifier-batch-score") -> SparkSession:
@@ -60,48 +66,78 @@ def read_input(spark: SparkSession, path: str, fmt: str | None = None) -> DataFr
     raise ValueError(f"unsupported input format {fmt!r}: use csv or parquet")
 
 
-def model_inputs(df: DataFrame) -> list[Column]:
-    """The model's input columns in signature order; absent optional ones become typed nulls.
+def model_inputs(df: DataFrame) -> tuple[DataFrame, tuple[tuple[str, str], ...]]:
+    """``df`` with the model's inputs made ready, and (input name, column holding it) per input present.
 
-    spark_udf needs explicit columns when the signature has optional inputs, and the file may lack them.
+    Title and categorical fields are read as strings (a numeric brand code is still a brand);
+    numeric fields are declared Any and keep their own type. A column that needs a cast is added
+    under a private name, so the user's columns go out unchanged. Absent optional inputs stay
+    absent, as in a REST request.
     """
     from pyspark.sql import functions as F
 
     if TITLE not in df.columns:
         raise ValueError(f"input has no '{TITLE}' column (columns: {df.columns})")
-    cols: list[Column] = []
+    types = dict(df.dtypes)
+    added, inputs = [], []
     for name in INPUT_COLUMNS:
-        if name in df.columns:
-            col = F.col(name)
-            # Strings stay strings; numeric fields are declared Any and keep their own type.
-            cols.append(col.cast("string").alias(name) if name in (TITLE, *CATEGORICAL_FIELDS) else col.alias(name))
+        if name not in df.columns:
+            continue
+        if name in (TITLE, *CATEGORICAL_FIELDS) and types[name] != "string":
+            added.append(F.col(name).cast("string").alias(f"{CAST_PREFIX}{name}"))
+            inputs.append((name, f"{CAST_PREFIX}{name}"))
         else:
-            dtype = "double" if name in NUMERIC_FIELDS else "string"
-            cols.append(F.lit(None).cast(dtype).alias(name))
-    return cols
+            inputs.append((name, name))
+    return (df.select("*", *added) if added else df), tuple(inputs)
 
 
-def score(
-    spark: SparkSession,
-    df: DataFrame,
-    model_uri: str,
-    params: dict[str, Any] | None = None,
-    env_manager: str = "local",
-    accelerated: bool = True,
-) -> DataFrame:
-    """``df`` with a struct column ``prediction`` appended (lazy: nothing runs until an action)."""
-    import mlflow.pyfunc
+def ship_model(spark: SparkSession, model_uri: str) -> str:
+    """Download the model once on the driver and hand it to every executor as an archive.
 
-    from pyfunc_model.spark_udf_worker import accelerate
+    Returns the archive's file name, unique per call: ``SparkFiles.get(name)`` is the unpacked
+    model folder on each executor (see ``pyfunc_model/spark_worker.py``).
+    """
+    import atexit
+    import shutil
+    import tempfile
+    import uuid
 
-    udf = mlflow.pyfunc.spark_udf(
-        spark, model_uri, result_type=RESULT_TYPE, env_manager=env_manager, params=params or None
+    import mlflow
+
+    staging = Path(tempfile.mkdtemp(prefix="product-classifier-batch-"))
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(staging / "model"))
+    name = f"{ARCHIVE_PREFIX}{uuid.uuid4().hex[:12]}"
+    archive = shutil.make_archive(str(staging / name), "zip", root_dir=local)
+    spark.sparkContext.addArchive(archive)
+    return Path(archive).name
+
+
+def score(spark: SparkSession, df: DataFrame, model_uri: str, params: dict[str, Any] | None = None) -> DataFrame:
+    """``df`` with a struct column ``prediction`` appended: N rows in, N rows out, in order.
+
+    Lazy: nothing runs until an action. Each Python worker loads the model once
+    (``DataFrame.mapInArrow`` + ``pyfunc_model.spark_worker``).
+    """
+    from pyspark.sql.types import StructField, StructType
+
+    from pyfunc_model import spark_worker
+
+    if PREDICTION_COLUMN in df.columns:
+        raise ValueError(
+            f"input already has a '{PREDICTION_COLUMN}' column: rename or drop it, the scores are written there"
+        )
+    prepared, inputs = model_inputs(df)
+    plan = spark_worker.ScoringPlan(
+        archive=ship_model(spark, model_uri),
+        passthrough=tuple(df.columns),
+        inputs=inputs,
+        output_column=PREDICTION_COLUMN,
+        output_fields=tuple((f.name, f.spark_type) for f in OUTPUT_FIELDS),
+        params=params or None,
     )
-    if accelerated:
-        # Same spark_udf, minus a model load per task and mlflow's per-value map conversion
-        # (~40% of the UDF's time): see pyfunc_model/spark_udf_worker.py.
-        udf = accelerate(udf)
-    return df.withColumn(PREDICTION_COLUMN, udf(*model_inputs(df)))
+    schema = StructType([*df.schema.fields, StructField(PREDICTION_COLUMN, StructType.fromDDL(RESULT_TYPE))])
+    return prepared.mapInArrow(spark_worker.make_scorer(plan), schema)
 
 
 def spread(df: DataFrame, partitions: int | None) -> DataFrame:
