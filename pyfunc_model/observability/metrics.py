@@ -8,16 +8,27 @@ over if the one serving the port dies.
 
 The directory is per server start (keyed by the process group and its leader's start time), so
 files of a previous run are never counted; directories of process groups that are gone are
-removed. Gauges of dead workers are dropped at scrape time (``live*`` modes); their counters and
-histograms stay, as Prometheus counters must not go backwards.
+removed. Gauges of dead workers are dropped (``live*`` modes); their counters and histograms
+stay, as Prometheus counters must not go backwards.
+
+Only prometheus_client's documented multiprocess API is used: ``PROMETHEUS_MULTIPROC_DIR`` is set
+in this process before its first ``import prometheus_client`` (the library chooses its file-backed
+values at import; the scoring server itself never imports it), ``MultiProcessCollector`` merges the
+files on a scrape and ``mark_process_dead`` drops a worker's live gauges: at its exit (``atexit``),
+or at the next scrape when it died without exiting (each worker registers its pid in ``pids/``,
+because uvicorn has no hook like gunicorn's ``child_exit``). If the host imported prometheus_client
+before, without that variable, its values live in process memory where no scrape can merge them:
+metrics are then disabled with an error record that says how to start the server instead.
 """
 
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -32,6 +43,8 @@ METRICS_PORT_ENV = "PRODUCT_CLASSIFIER_METRICS_PORT"
 METRICS_ADDR_ENV = "PRODUCT_CLASSIFIER_METRICS_ADDR"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 DIR_PREFIX = "product-classifier-metrics-"
+#: Sub-folder of the metrics folder with one empty file per worker pid (not a ``*.db``: never merged).
+PIDS_DIR = "pids"
 #: Seconds between two attempts of a worker that found the metrics port taken.
 BIND_RETRY_S = 10.0
 PREFIX = "product_classifier_"
@@ -104,8 +117,7 @@ def _reachable(kill: Callable[[int, int], None], target: int) -> bool:
 
 
 class _LiveWorkersCollector:
-    """MultiProcessCollector that first drops the ``live*`` gauge files of workers that died
-    (uvicorn has no hook that would call ``mark_process_dead`` for us)."""
+    """MultiProcessCollector that first drops the live gauges of registered workers that died."""
 
     def __init__(self, directory: Path) -> None:
         from prometheus_client.multiprocess import MultiProcessCollector
@@ -114,25 +126,47 @@ class _LiveWorkersCollector:
         self.inner = MultiProcessCollector(None, path=str(directory))
 
     def collect(self) -> Iterable[Any]:
-        from prometheus_client import multiprocess
-
-        for path in self.directory.glob("gauge_live*_*.db"):
-            pid = path.stem.rpartition("_")[2]
-            if pid.isdigit() and not _pid_alive(int(pid)):
-                multiprocess.mark_process_dead(int(pid), str(self.directory))
+        for path in (self.directory / PIDS_DIR).glob("*"):
+            if path.name.isdigit() and not _pid_alive(int(path.name)):
+                _worker_exited(self.directory, int(path.name))
         return self.inner.collect()
+
+
+def _register_worker(directory: Path) -> None:
+    """Record this pid, and drop its live gauges when it exits (``mark_process_dead``)."""
+    pids = directory / PIDS_DIR
+    pids.mkdir(exist_ok=True)
+    (pids / str(os.getpid())).touch()
+    atexit.register(_worker_exited, directory, os.getpid())
+
+
+def _worker_exited(directory: Path, pid: int) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid, str(directory))
+    (directory / PIDS_DIR / str(pid)).unlink(missing_ok=True)
+
+
+def multiprocess_values_ready() -> bool:
+    """False when prometheus_client was imported before ``PROMETHEUS_MULTIPROC_DIR`` was set: its
+    values are then kept in process memory (the library decides once, at import)."""
+    return "prometheus_client" not in sys.modules or bool(os.environ.get(MULTIPROC_ENV))
 
 
 class ServingMetrics:
     """The metric objects of this process (one instance per process: see :func:`serving_metrics`)."""
 
     def __init__(self, directory: Path, port: int, addr: str) -> None:
+        if not multiprocess_values_ready():
+            raise RuntimeError(
+                f"prometheus_client was imported before {MULTIPROC_ENV} was set, so its values cannot be "
+                f"merged across workers: set {MULTIPROC_ENV} (a writable folder) in the server's environment"
+            )
+        # Read by each value when it is created: the per-start folder, also for a host-set parent.
         os.environ[MULTIPROC_ENV] = str(directory)
-        from prometheus_client import Counter, Gauge, Histogram, values
+        from prometheus_client import Counter, Gauge, Histogram
 
-        # prometheus_client picks its value class when first imported; make sure it is the
-        # file-backed one even if the host imported prometheus_client before us.
-        values.ValueClass = values.MultiProcessValue()
+        _register_worker(directory)
         self.directory, self.port, self.addr = directory, port, addr
         self.serving_port = False
         rows = Counter(
@@ -347,6 +381,10 @@ def serving_metrics() -> ServingMetrics | None:
             return None
         base = Path(os.environ.get(MULTIPROC_ENV) or tempfile.gettempdir())
         directory = prepare_multiproc_dir(base, server_start_key())
-        _instance = ServingMetrics(directory, port, os.environ.get(METRICS_ADDR_ENV) or "0.0.0.0")
+        try:
+            _instance = ServingMetrics(directory, port, os.environ.get(METRICS_ADDR_ENV) or "0.0.0.0")
+        except RuntimeError as exc:
+            log_event(logging.ERROR, "metrics_disabled", str(exc))
+            return None
         _instance.start_exposition()
         return _instance

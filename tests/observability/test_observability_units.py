@@ -19,6 +19,8 @@ from pyfunc_model.observability import labels, logs
 from pyfunc_model.observability.metrics import (
     DIR_PREFIX,
     METRICS_PORT_ENV,
+    MULTIPROC_ENV,
+    PIDS_DIR,
     _LiveWorkersCollector,
     metrics_port,
     prepare_multiproc_dir,
@@ -62,20 +64,24 @@ def test_stale_directories_of_gone_servers_are_removed(tmp_path: Path) -> None:
 
 
 WORKER = """
-import sys
+import os, sys
 from pathlib import Path
 from pyfunc_model.observability.metrics import ServingMetrics
 m = ServingMetrics(Path(sys.argv[1]), port=0, addr="127.0.0.1")  # recording only, no exposition
 m.request("answered", 0.01, 7)
 m.rows_scored({"primary": 5, "rules": 2}, {"drift:price": 2})
 m.drift_checked("batch", True, 0.9, ["price"], False, 0.81, 0.77)
+if sys.argv[2] == "crash":
+    os._exit(0)  # no atexit: as a worker killed by the OOM killer
 """
 
 
 def test_dead_workers_keep_their_counts_but_not_their_gauges(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for _ in range(2):  # two workers that have exited
-        subprocess.run([sys.executable, "-c", WORKER, str(tmp_path)], env=env, check=True, timeout=120)
+    env.pop(MULTIPROC_ENV, None)
+    for how in ("exit", "crash"):  # one worker exits normally, one dies without running atexit
+        subprocess.run([sys.executable, "-c", WORKER, str(tmp_path), how], env=env, check=True, timeout=120)
+    assert len(list((tmp_path / PIDS_DIR).iterdir())) == 1, "the crashed worker is still registered"
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in _LiveWorkersCollector(tmp_path).collect()
@@ -85,7 +91,25 @@ def test_dead_workers_keep_their_counts_but_not_their_gauges(tmp_path: Path) -> 
     assert samples[("product_classifier_rows_rerouted_total", (("reason", "drift"),))] == 4
     assert samples[("product_classifier_requests_total", (("outcome", "answered"),))] == 2
     assert not [k for k in samples if k[0].startswith(("product_classifier_drift", "product_classifier_estimated"))]
-    assert not list(tmp_path.glob("gauge_live*"))
+    assert not list((tmp_path / PIDS_DIR).iterdir())
+
+
+IMPORTED_FIRST = """
+import prometheus_client  # the host imported it before the multiprocess folder was known
+from pyfunc_model.observability.metrics import serving_metrics
+assert serving_metrics() is None
+print("disabled")
+"""
+
+
+def test_metrics_refuse_a_prometheus_client_imported_without_the_folder(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), METRICS_PORT_ENV: "59464"}
+    env.pop(MULTIPROC_ENV, None)
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTED_FIRST], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "disabled", proc.stderr[-3000:]
+    assert "imported before" in proc.stderr and MULTIPROC_ENV in proc.stderr
 
 
 def test_metrics_port_must_be_a_port(monkeypatch: pytest.MonkeyPatch) -> None:
