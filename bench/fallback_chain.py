@@ -23,7 +23,7 @@ from features.schema import LABEL
 from pyfunc_model.model import ProductClassifierModel
 from training.data import load_products, title_group_split, title_only
 from training.evaluate import macro_f1
-from training.train import fit_model
+from training.fit import fit_model
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon_in_products.csv"
 

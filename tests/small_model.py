@@ -18,9 +18,9 @@ from features.schema import LABEL
 from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.model import ProductClassifierModel
 from training.data import title_group_split
+from training.fit import fit_model
 from training.log_model import log_bundle
 from training.synthetic import generate_synthetic_products
-from training.train import fit_model
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.naive_bayes import ComplementNB
-from sklearn.pipeline import FeatureUnion, Pipeline, make_union
+from sklearn.pipeline import FeatureUnion, make_union
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.svm import LinearSVC
 
@@ -54,12 +54,6 @@ def title_vectorizer() -> FeatureUnion:
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
         TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True),
     )
-
-
-def fit_title_baseline(titles: pd.Series, labels: pd.Series) -> Pipeline:
-    """TF-IDF + LinearSVC on titles, as one pipeline."""
-    steps = [("tfidf", title_vectorizer()), ("svm", clone(BASELINES["linear_svc"]))]
-    return Pipeline(steps).fit(titles.fillna(""), labels)
 
 
 @dataclass

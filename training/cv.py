@@ -30,6 +30,7 @@ from features.text import normalize_title
 from pyfunc_model.model import ProductClassifierModel
 from training.baseline import BASELINES, CALIBRATED_SVC, BaselineInputs, calibrated_svc_review
 from training.evaluate import INPUT_SETS, expected_calibration_error, macro_f1, quality_metrics, score_frame
+from training.fit import fit_model
 from training.review_threshold import coverage_at_precision
 
 log = logging.getLogger("training")
@@ -66,8 +67,6 @@ def title_group_folds(frame: pd.DataFrame, n_splits: int, seed: int) -> list[tup
 
 def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float]:
     """Train the primary as the final model is trained; score it on the three input sets."""
-    from training.train import fit_model  # train imports this module
-
     t0 = time.perf_counter()
     fitted = fit_model(train_df, seed, progress=_QUIET)
     model = ProductClassifierModel()
@@ -127,8 +126,6 @@ def cross_validate(
     Returns ``(table, fitted_final_or_None)``. The table gains ``baseline_macro_f1_title_only``
     (the strongest baseline's score) and ``title_only_margin`` (primary minus that).
     """
-    from training.train import fit_model
-
     folds = title_group_folds(frame, n_splits, seed)
     parts = [(frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)) for tr, te in folds]
     tasks = [delayed(fit_model)(final_train, seed, _QUIET)] if final_train is not None else []

@@ -1,46 +1,152 @@
-"""Fit the primary booster and the fallback models on prepared feature matrices."""
+"""Fit everything the artifact holds on a training frame: ``fit_model`` and the fallback models.
+
+``fit_model`` is the one recipe used by the final model, every ``--cv`` fold and the learning
+curve: features (title-only copies of every row are added so the booster learns to answer
+without sub-category, brand and seller), the booster with early stopping, temperatures, the
+auto-accept threshold on out-of-fold scores, the fallbacks and the drift reference.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GroupShuffleSplit
 
 from features.pipeline import ProductFeatures
+from features.schema import LABEL
 from features.subsample import capped_groups
 from features.text import normalize_title
-from pyfunc_model.bundle import Fallbacks
+from pyfunc_model.bundle import Fallbacks, ModelBundle
+from pyfunc_model.chain import softmax
 from pyfunc_model.fallbacks import PriorClassifier, RuleClassifier, forest_input
+from pyfunc_model.temperature import TEMPERATURE_KEY, known_subcategory, row_temperatures, share_column
+from training.booster import fit_primary
+from training.calibration import fit_group_temperatures
+from training.data import title_only
+from training.drift_reference import build_reference
+from training.held_back import ENOUGH_VALIDATION_ROWS, out_of_fold_proba
+from training.review_threshold import validation_thresholds
 
-PRIMARY_PARAMS: dict[str, object] = {
-    "objective": "multiclass",
-    "learning_rate": 0.1,
-    "num_leaves": 15,
-    "min_data_in_leaf": 20,
-    "feature_fraction": 1.0,  # every tree may use the subcategory shares (0.6 cost 0.01 F1 with all fields)
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "lambda_l2": 1.0,
-    # hashed ids of sub-categories/brands: allow small groups to split
-    "min_data_per_group": 20,
-    "cat_smooth": 10.0,
-    "cat_l2": 10.0,
-    "max_cat_threshold": 64,
-    "verbose": -1,
-    # one thread: with OpenMP, 2 threads on a busy 2-core machine spin-wait and run ~10x slower
-    "num_threads": 1,
-    "seed": 0,
-    "deterministic": True,
-}
-#: Boosting rounds: an upper bound, early stopping picks the number.
-MAX_ROUNDS = 2000
-#: Patience: amazon_in's best round is 26-31 and validation loss only rises after it (100 wasted ~100 rounds).
-EARLY_STOPPING_ROUNDS = 30
+log = logging.getLogger("training")
+#: Share of the training rows (grouped by title) held back for early stopping and calibration.
+VALIDATION_SHARE = 0.15
+
+
+def with_title_only_copies(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every row twice: as given, and with subcategory/brand/seller removed."""
+    return pd.concat([frame, title_only(frame)], ignore_index=True)
+
+
+@dataclass
+class FittedModel:
+    """What training produces before anything is logged: the bundle plus validation facts."""
+
+    bundle: ModelBundle
+    best_iteration: int
+    temperature: float
+
+
+def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger = log) -> FittedModel:
+    """Fit features, primary, calibration, fallbacks and drift reference on ``train_df``.
+
+    Title text scores are out-of-fold over all of ``train_df`` (with its title-only copies), so
+    the booster's early-stopping rows (15 %, grouped by title) are scored like unseen data.
+    """
+    t0 = time.perf_counter()
+    train_aug = with_title_only_copies(train_df)
+    progress.info(
+        "fitting features on %d rows (%d with title-only copies): hashing, cross, subcategory shares, numeric, "
+        "out-of-fold title scores...",
+        len(train_df),
+        len(train_aug),
+    )
+    features = ProductFeatures(random_state=seed)
+    X = features.fit_transform(train_aug.drop(columns=LABEL), train_aug[LABEL].to_numpy())
+    classes = features.classes_
+    y = train_aug[LABEL].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    groups = normalize_title(train_aug["title"]).to_numpy()
+    fit_rows, valid_rows = next(
+        GroupShuffleSplit(1, test_size=VALIDATION_SHARE, random_state=seed + 1).split(X, groups=groups)
+    )
+    progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
+
+    progress.info(
+        "training LightGBM primary on %d rows, early stopping on %d validation rows...", len(fit_rows), len(valid_rows)
+    )
+    names = [str(n) for n in features.get_feature_names_out()]
+    booster = fit_primary(
+        X[fit_rows],
+        y[fit_rows],
+        X[valid_rows],
+        y[valid_rows],
+        len(classes),
+        features.categorical_indices,
+        names,
+        progress=progress,
+    )
+    raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
+    known = known_subcategory(X[valid_rows], share_column(names))
+    temperatures = fit_group_temperatures(raw_valid, y[valid_rows], known)
+    temperature = temperatures[TEMPERATURE_KEY]
+    progress.info(
+        "primary: %d rounds, temperatures %s (%.1fs)", booster.best_iteration, temperatures, time.perf_counter() - t0
+    )
+    valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
+    valid_title_only = valid_rows >= len(train_df)
+    if valid_title_only.sum() >= ENOUGH_VALIDATION_ROWS:  # large data: the validation rows are sample enough
+        held_proba, held_y, held_title_only = valid_proba, y[valid_rows], valid_title_only
+    else:
+        progress.info("out-of-fold scores of every training row for the auto-accept threshold...")
+        held_proba = out_of_fold_proba(
+            X,
+            y,
+            groups,
+            booster.best_iteration,
+            temperatures,
+            share_column(names),
+            features.categorical_indices,
+            names,
+            len(classes),
+            seed,
+        )
+        held_y, held_title_only = y, np.arange(len(y)) >= len(train_df)
+    thresholds = validation_thresholds(held_proba, held_y, held_title_only)
+
+    progress.info("training fallbacks on %d rows (random forest, rules, prior)...", len(train_aug))
+    prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
+    fallbacks = fit_fallbacks(features, prepared, X, train_aug[LABEL].to_numpy(), classes)
+
+    progress.info("computing drift reference...")
+    plain_valid = valid_rows[valid_rows < len(train_df)]  # validation rows with all their fields
+    val_proba = valid_proba[np.isin(valid_rows, plain_valid)]
+    prior = train_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
+    reference = build_reference(
+        prepared.iloc[: len(train_df)],
+        val_proba.max(axis=1),
+        val_proba.argmax(axis=1) == y[plain_valid],
+        class_prior={str(k): float(v) for k, v in prior.items()},
+    )
+    bundle = ModelBundle(
+        features=features,
+        primary=booster.model_to_string(num_iteration=booster.best_iteration),
+        fallbacks=fallbacks,
+        drift_reference=reference.to_dict(),
+        metadata={
+            "classes": [str(c) for c in classes],
+            **temperatures,
+            "best_iteration": booster.best_iteration,
+            "feature_names": names,
+            **thresholds,
+        },
+    )
+    return FittedModel(bundle, booster.best_iteration, temperature)
+
+
 #: The tabular fallback: small (capped leaves) so the artifact and serving memory stay small.
 FOREST_PARAMS: dict[str, object] = {
     "n_estimators": 60,
@@ -49,66 +155,12 @@ FOREST_PARAMS: dict[str, object] = {
     "n_jobs": 2,
     "random_state": 0,
 }
-#: Past this many fitting rows each boosting round sees a bag of this size instead of 80 %: the
-#: histogram work per tree stops growing with the data (training-only; smaller fits are unchanged:
-#: PriceRunner's ~48,000 fitting rows bag ~38,000). One round costs ~0.65 s of CPU per 110,000
-#: bagged rows (20 trees), and early stopping runs ~150 rounds.
-MAX_BAGGED_ROWS = 150_000
 #: Rows drawn per tree of the fallback forest; 512 leaves gain nothing from more (smaller fits unchanged).
 MAX_FOREST_SAMPLES = 200_000
 #: Rows the fallback rules are learned from (a title-grouped subset past it): a keyword rule needs
 #: 5 rows at 90 % purity, which 200,000 rows settle; learning explodes every title into its words
 #: (~15 rows each) in pandas, so memory and time would otherwise grow with the whole training set.
 MAX_RULE_ROWS = 200_000
-
-
-def fit_primary(
-    X_fit: np.ndarray,
-    y_fit: np.ndarray,
-    X_valid: np.ndarray,
-    y_valid: np.ndarray,
-    n_classes: int,
-    categorical: list[int],
-    feature_names: list[str],
-    max_rounds: int = MAX_ROUNDS,
-    early_stopping: int = EARLY_STOPPING_ROUNDS,
-    progress: logging.Logger | None = None,
-) -> lgb.Booster:
-    """LightGBM multiclass, early stopping on the validation split (progress every 50 rounds)."""
-    params = {**PRIMARY_PARAMS, "num_class": n_classes}
-    if len(y_fit) * float(params["bagging_fraction"]) > MAX_BAGGED_ROWS:
-        params["bagging_fraction"] = MAX_BAGGED_ROWS / len(y_fit)
-    train_set = lgb.Dataset(
-        X_fit, y_fit, categorical_feature=categorical, feature_name=feature_names, free_raw_data=False
-    )
-    valid_set = lgb.Dataset(X_valid, y_valid, reference=train_set)
-    return lgb.train(
-        params,
-        train_set,
-        num_boost_round=max_rounds,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(early_stopping, verbose=False)]
-        + ([round_progress(progress, len(y_fit))] if progress else []),
-    )
-
-
-def round_progress(logger: logging.Logger, rows: int, every: int = 50) -> Callable[[lgb.callback.CallbackEnv], None]:
-    """A LightGBM callback logging the round, the validation loss and the elapsed time: long fits show life."""
-    started = time.perf_counter()
-
-    def log_round(env: lgb.callback.CallbackEnv) -> None:
-        if (env.iteration + 1) % every == 0 and env.evaluation_result_list:
-            _, metric, value, _ = env.evaluation_result_list[0][:4]
-            logger.info(
-                "  round %d on %d rows: valid %s %.4f (%.0fs)",
-                env.iteration + 1,
-                rows,
-                metric,
-                value,
-                time.perf_counter() - started,
-            )
-
-    return log_round
 
 
 def fit_fallbacks(

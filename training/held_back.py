@@ -21,7 +21,7 @@ from sklearn.model_selection import GroupKFold
 
 from pyfunc_model.chain import softmax
 from pyfunc_model.temperature import row_temperatures
-from training.fit import fit_primary
+from training.booster import fit_primary
 
 #: Out-of-fold booster fits: each sees 80 % of the rows, so its confidences are close to the final booster's.
 HELD_BACK_FOLDS = 5

@@ -31,7 +31,7 @@ from pyfunc_model.model import ProductClassifierModel
 from training.data import load_products, title_group_split, title_only
 from training.dataset import stratified_sample
 from training.evaluate import macro_f1
-from training.train import fit_model
+from training.fit import fit_model
 
 log = logging.getLogger("training.learning_curve")
 DEFAULT_CAPS = (50, 100, 200, 400)

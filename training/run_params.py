@@ -11,17 +11,10 @@ from collections.abc import Mapping
 from sklearn.base import BaseEstimator
 
 from features.pipeline import ProductFeatures
+from training.booster import EARLY_STOPPING_ROUNDS, MAX_BAGGED_ROWS, MAX_ROUNDS, PRIMARY_PARAMS
 from training.calibration import TEMPERATURE_BOUNDS
 from training.drift_reference import MAX_REFERENCE_ROWS
-from training.fit import (
-    EARLY_STOPPING_ROUNDS,
-    FOREST_PARAMS,
-    MAX_BAGGED_ROWS,
-    MAX_FOREST_SAMPLES,
-    MAX_ROUNDS,
-    MAX_RULE_ROWS,
-    PRIMARY_PARAMS,
-)
+from training.fit import FOREST_PARAMS, MAX_FOREST_SAMPLES, MAX_RULE_ROWS
 
 #: The fitted blocks of ``ProductFeatures`` and the name they are logged under.
 FEATURE_BLOCKS = {

@@ -14,34 +14,21 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit
 
-from features.pipeline import ProductFeatures
 from features.schema import LABEL
-from features.text import normalize_title
 from pyfunc_model.bundle import ModelBundle
-from pyfunc_model.chain import softmax
 from pyfunc_model.model import ProductClassifierModel
 from pyfunc_model.review import THRESHOLD_KEY
-from pyfunc_model.temperature import (
-    TEMPERATURE_KEY,
-    UNKNOWN_SUBCATEGORY_KEY,
-    known_subcategory,
-    row_temperatures,
-    share_column,
-)
+from pyfunc_model.temperature import TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY
 from training.baseline import MAX_BASELINE_ROWS, title_baselines
-from training.calibration import fit_group_temperatures
 from training.cv import cross_validate, log_cv
-from training.data import Fingerprint, title_group_split, title_grouped_subset, title_only
+from training.data import Fingerprint, title_group_split, title_grouped_subset
 from training.dataset import load_training_data
-from training.drift_reference import build_reference
 from training.evaluate import (
     INPUT_SET_TITLES,
     INPUT_SETS,
@@ -54,17 +41,13 @@ from training.evaluate import (
     reliability_plot,
     score_frame,
 )
-from training.fit import fit_fallbacks, fit_primary
-from training.held_back import ENOUGH_VALIDATION_ROWS, out_of_fold_proba
+from training.fit import VALIDATION_SHARE, fit_model
 from training.log_model import log_bundle
-from training.review_threshold import validation_thresholds
 from training.run_params import model_params
 from training.synthetic import generate_synthetic_products
 
 log = logging.getLogger("training")
 SYNTHETIC = "synthetic"
-#: Share of the training rows (grouped by title) held back for early stopping and calibration.
-VALIDATION_SHARE = 0.15
 
 
 def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> tuple[pd.DataFrame, Fingerprint]:
@@ -72,116 +55,6 @@ def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> t
         frame = generate_synthetic_products(synthetic_rows, seed=0)
         return frame, Fingerprint(f"synthetic:{synthetic_rows}", "", len(frame))
     return load_training_data(data, rows_per_class)
-
-
-def with_title_only_copies(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every row twice: as given, and with subcategory/brand/seller removed."""
-    return pd.concat([frame, title_only(frame)], ignore_index=True)
-
-
-@dataclass
-class FittedModel:
-    """What training produces before anything is logged: the bundle plus validation facts."""
-
-    bundle: ModelBundle
-    best_iteration: int
-    temperature: float
-
-
-def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger = log) -> FittedModel:
-    """Fit features, primary, calibration, fallbacks and drift reference on ``train_df``.
-
-    Title text scores are out-of-fold over all of ``train_df`` (with its title-only copies), so
-    the booster's early-stopping rows (15 %, grouped by title) are scored like unseen data.
-    """
-    t0 = time.perf_counter()
-    train_aug = with_title_only_copies(train_df)
-    progress.info(
-        "fitting features on %d rows (%d with title-only copies): hashing, cross, subcategory shares, numeric, "
-        "out-of-fold title scores...",
-        len(train_df),
-        len(train_aug),
-    )
-    features = ProductFeatures(random_state=seed)
-    X = features.fit_transform(train_aug.drop(columns=LABEL), train_aug[LABEL].to_numpy())
-    classes = features.classes_
-    y = train_aug[LABEL].map({c: i for i, c in enumerate(classes)}).to_numpy()
-    groups = normalize_title(train_aug["title"]).to_numpy()
-    fit_rows, valid_rows = next(
-        GroupShuffleSplit(1, test_size=VALIDATION_SHARE, random_state=seed + 1).split(X, groups=groups)
-    )
-    progress.info("features ready: %d columns (%.1fs)", X.shape[1], time.perf_counter() - t0)
-
-    progress.info(
-        "training LightGBM primary on %d rows, early stopping on %d validation rows...", len(fit_rows), len(valid_rows)
-    )
-    names = [str(n) for n in features.get_feature_names_out()]
-    booster = fit_primary(
-        X[fit_rows],
-        y[fit_rows],
-        X[valid_rows],
-        y[valid_rows],
-        len(classes),
-        features.categorical_indices,
-        names,
-        progress=progress,
-    )
-    raw_valid = booster.predict(X[valid_rows], raw_score=True, num_iteration=booster.best_iteration)
-    known = known_subcategory(X[valid_rows], share_column(names))
-    temperatures = fit_group_temperatures(raw_valid, y[valid_rows], known)
-    temperature = temperatures[TEMPERATURE_KEY]
-    progress.info(
-        "primary: %d rounds, temperatures %s (%.1fs)", booster.best_iteration, temperatures, time.perf_counter() - t0
-    )
-    valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
-    valid_title_only = valid_rows >= len(train_df)
-    if valid_title_only.sum() >= ENOUGH_VALIDATION_ROWS:  # large data: the validation rows are sample enough
-        held_proba, held_y, held_title_only = valid_proba, y[valid_rows], valid_title_only
-    else:
-        progress.info("out-of-fold scores of every training row for the auto-accept threshold...")
-        held_proba = out_of_fold_proba(
-            X,
-            y,
-            groups,
-            booster.best_iteration,
-            temperatures,
-            share_column(names),
-            features.categorical_indices,
-            names,
-            len(classes),
-            seed,
-        )
-        held_y, held_title_only = y, np.arange(len(y)) >= len(train_df)
-    thresholds = validation_thresholds(held_proba, held_y, held_title_only)
-
-    progress.info("training fallbacks on %d rows (random forest, rules, prior)...", len(train_aug))
-    prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
-    fallbacks = fit_fallbacks(features, prepared, X, train_aug[LABEL].to_numpy(), classes)
-
-    progress.info("computing drift reference...")
-    plain_valid = valid_rows[valid_rows < len(train_df)]  # validation rows with all their fields
-    val_proba = valid_proba[np.isin(valid_rows, plain_valid)]
-    prior = train_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
-    reference = build_reference(
-        prepared.iloc[: len(train_df)],
-        val_proba.max(axis=1),
-        val_proba.argmax(axis=1) == y[plain_valid],
-        class_prior={str(k): float(v) for k, v in prior.items()},
-    )
-    bundle = ModelBundle(
-        features=features,
-        primary=booster.model_to_string(num_iteration=booster.best_iteration),
-        fallbacks=fallbacks,
-        drift_reference=reference.to_dict(),
-        metadata={
-            "classes": [str(c) for c in classes],
-            **temperatures,
-            "best_iteration": booster.best_iteration,
-            "feature_names": names,
-            **thresholds,
-        },
-    )
-    return FittedModel(bundle, booster.best_iteration, temperature)
 
 
 def train(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import training.train as train_module
+import training.fit as fit_module
 from pyfunc_model.review import THRESHOLD_KEY
 from pyfunc_model.temperature import TEMPERATURE_KEY
 from training.held_back import out_of_fold_proba
@@ -36,7 +36,7 @@ def test_out_of_fold_scores_ignore_the_rows_own_title_group():
 def test_large_validation_split_chooses_the_threshold_without_out_of_fold_fits(monkeypatch):
     """Past ENOUGH_VALIDATION_ROWS the threshold comes from the validation rows (here: always)."""
     frame = generate_synthetic_products(600, seed=5)
-    monkeypatch.setattr(train_module, "ENOUGH_VALIDATION_ROWS", 0)
-    fitted = train_module.fit_model(frame, seed=1)
+    monkeypatch.setattr(fit_module, "ENOUGH_VALIDATION_ROWS", 0)
+    fitted = fit_module.fit_model(frame, seed=1)
     assert 0.0 < fitted.bundle.metadata[THRESHOLD_KEY] <= 1.0
     assert 0.0 < fitted.bundle.metadata[f"{THRESHOLD_KEY}_all_fields"] <= 1.0

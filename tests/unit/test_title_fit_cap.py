@@ -10,8 +10,9 @@ from features.pipeline import ProductFeatures
 from features.subsample import capped_groups, group_fold
 from features.text import normalize_title
 from features.title import MAX_FIT_TITLES, TitleTextScorer
+from training.booster import MAX_BAGGED_ROWS
 from training.drift_reference import MAX_REFERENCE_ROWS
-from training.fit import MAX_BAGGED_ROWS, MAX_FOREST_SAMPLES, MAX_RULE_ROWS
+from training.fit import MAX_FOREST_SAMPLES, MAX_RULE_ROWS
 from training.run_params import model_params
 from training.synthetic import generate_synthetic_products
 
