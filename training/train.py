@@ -163,8 +163,9 @@ def evaluate(
         metrics["baseline_train_rows"] = len(baseline_train)
         baselines = title_baselines(baseline_train, test_df, classes)
         metrics["baseline_fit_seconds"] = time.perf_counter() - t
+        mlflow.log_params(baselines.params)
         metrics.update(baselines.metrics)
-        f1_by_class["TF-IDF + LinearSVC, title only"] = baselines.per_class_f1
+        f1_by_class["TF-IDF + LinearSVC (tuned), title only"] = baselines.per_class_f1
         mlflow.log_artifact(str(reliability_plot(reliability, Path(tmp) / "reliability.png")), "plots")
         png = per_class_f1_plot(f1_by_class, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
         mlflow.log_artifact(str(png), "plots")

@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 
 from features.text import normalize_title
-from training.cv import CV_METRICS, title_group_folds
+from training.baseline import BASELINES
+from training.cv import CV_METRICS, TUNED_SVC, title_group_folds
 from training.synthetic import generate_synthetic_products
 from training.train import main
+from training.tuned_baseline import C_GRID, MIN_DF_GRID
 
 
 def test_title_group_folds_test_every_row_once_and_never_split_a_title():
@@ -52,7 +54,7 @@ def test_cv_logs_mean_and_sd_of_every_headline_metric(cv_run):
     assert 0.5 < m["cv_macro_f1_title_only_mean"] <= 1.0
     assert m["cv_macro_f1_title_only_sd"] >= 0.0
     assert run.data.params["cv_folds"] == "3"
-    assert run.data.params["cv_strongest_baseline"] in {"linear_svc", "logistic_regression", "complement_nb"}
+    assert run.data.params["cv_strongest_baseline"] in {*BASELINES, TUNED_SVC}
 
 
 @pytest.mark.slow
@@ -75,6 +77,9 @@ def test_cv_table_has_one_row_per_split_and_is_consistent_with_the_summary(cv_ru
         table["review_coverage_title_only"] - table["calibrated_svc_review_coverage_title_only"],
     )
     assert table["calibrated_svc_review_threshold_title_only"].between(0, 1).all()
+    # each fold's tuned LinearSVC chose its setting from the grid, on the fold's training rows
+    assert table["baseline_tuned_C"].isin(C_GRID).all() and table["baseline_tuned_min_df"].isin(MIN_DF_GRID).all()
+    assert table[f"baseline_{TUNED_SVC}_macro_f1_title_only"].between(0, 1).all()
     assert run.data.metrics["cv_review_coverage_margin_title_only_min"] == pytest.approx(
         table["review_coverage_margin_title_only"].min()
     )
@@ -97,9 +102,15 @@ def test_run_logs_every_hyperparameter_the_threshold_and_the_plots(cv_run):
         "lgb.max_rounds",
         "fallback.random_forest.n_estimators",
         "calibration.temperature_bounds",
+        "baseline_tuned.C",
+        "baseline_tuned.min_df",
     ):
         assert key in params, key
     assert 0.0 < metrics["review_threshold"] <= 1.0
+    inner = {k: v for k, v in metrics.items() if k.startswith("baseline_tuned_inner_macro_f1_")}
+    assert len(inner) == len(C_GRID) * len(MIN_DF_GRID)
+    C, min_df = float(params["baseline_tuned.C"]), params["baseline_tuned.min_df"]
+    assert metrics[f"baseline_tuned_inner_macro_f1_C_{C:g}_min_df_{min_df}"] == max(inner.values())
     coverages = ["review_coverage_title_only", "review_precision_title_only"]
     coverages.append("calibrated_svc_coverage_at_98_title_only")
     for key in coverages:
