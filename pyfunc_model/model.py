@@ -33,7 +33,8 @@ from pyfunc_model.output import empty_prediction_frame, prediction_frame
 from pyfunc_model.params import PredictParams
 from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
 from pyfunc_model.routing import first_routes
-from pyfunc_model.temperature import row_temperatures, share_column
+from pyfunc_model.temperature import known_subcategory, row_temperatures, share_column
+from pyfunc_model.title_decision import TitleDecision
 
 #: Below this many rows LightGBM predicts on one thread (thread start-up costs more than it saves).
 SINGLE_THREAD_ROWS = 512
@@ -66,6 +67,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.metadata = bundle.metadata
         self.share_column = share_column(list(self.features.get_feature_names_out()))
         self.review_threshold = model_threshold(bundle.metadata)
+        self.title_decision = TitleDecision.from_metadata(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
@@ -138,7 +140,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 X, raw_score=True, num_threads=1 if n < SINGLE_THREAD_ROWS else 0, validate_features=False
             )
             temperatures = row_temperatures(X, self.share_column, self.metadata)
-            return softmax(np.asarray(raw, dtype="float64").reshape(n, k), temperatures), ""
+            proba = softmax(np.asarray(raw, dtype="float64").reshape(n, k), temperatures)
+            margins = X[:, self.n_tabular : self.n_tabular + k]  # the title scorer's LinearSVC block
+            return self.title_decision.apply(proba, margins, ~known_subcategory(X, self.share_column)), ""
         except Exception as exc:
             self.observer.failed("primary", exc)
             return np.full((n, k), np.nan), f"primary_error:{type(exc).__name__}"

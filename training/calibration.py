@@ -12,14 +12,16 @@ from pyfunc_model.temperature import TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY
 TEMPERATURE_BOUNDS = (0.25, 8.0)
 
 
-def fit_temperature(raw_scores: np.ndarray, y_idx: np.ndarray) -> float:
+def fit_temperature(
+    raw_scores: np.ndarray, y_idx: np.ndarray, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+) -> float:
     """The T minimising validation log-loss of softmax(raw / T); 1.0 means "already calibrated"."""
 
     def nll(log_t: float) -> float:
         p = softmax(raw_scores, float(np.exp(log_t)))
         return float(-np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-12, None)).mean())
 
-    res = minimize_scalar(nll, bounds=tuple(np.log(TEMPERATURE_BOUNDS)), method="bounded")
+    res = minimize_scalar(nll, bounds=tuple(np.log(bounds)), method="bounded")
     return float(np.exp(res.x))
 
 

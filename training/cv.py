@@ -69,7 +69,7 @@ def title_group_folds(frame: pd.DataFrame, n_splits: int, seed: int) -> list[tup
     return list(folds.split(frame, groups=groups))
 
 
-def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float]:
+def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float | str]:
     """Train the primary as the final model is trained; score it on the three input sets."""
     t0 = time.perf_counter()
     fitted = fit_model(train_df, seed, progress=_QUIET)
@@ -82,6 +82,11 @@ def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> di
     for suffix, reduce in INPUT_SETS.items():
         scored = score_frame(model, reduce(test_df).drop(columns=LABEL), classes)
         out.update(quality_metrics(y, scored, classes, suffix))
+    if fitted.title_choice is not None:
+        out["title_choice"] = fitted.title_choice.chosen
+        out["title_choice_oof_margin_over_booster"] = fitted.title_choice.metrics()[
+            "title_choice_oof_margin_over_booster"
+        ]
     out.update(
         review_threshold=model.review_threshold,
         best_iteration=fitted.best_iteration,

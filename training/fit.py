@@ -31,6 +31,7 @@ from training.data import title_only
 from training.drift_reference import build_reference
 from training.held_back import ENOUGH_VALIDATION_ROWS, out_of_fold_proba
 from training.review_threshold import validation_thresholds
+from training.title_choice import TitleChoice, choose_title_decision
 
 log = logging.getLogger("training")
 #: Share of the training rows (grouped by title) held back for early stopping and calibration.
@@ -49,6 +50,8 @@ class FittedModel:
     bundle: ModelBundle
     best_iteration: int
     temperature: float
+    #: Every title decision scored out of fold and the one served (logged by the run).
+    title_choice: TitleChoice | None = None
 
 
 def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger = log) -> FittedModel:
@@ -99,7 +102,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     valid_proba = softmax(raw_valid, row_temperatures(X[valid_rows], share_column(names), temperatures))
     valid_title_only = valid_rows >= len(train_df)
     if valid_title_only.sum() >= ENOUGH_VALIDATION_ROWS:  # large data: the validation rows are sample enough
-        held_proba, held_y, held_title_only = valid_proba, y[valid_rows], valid_title_only
+        held_rows, held_proba = valid_rows, valid_proba
     else:
         progress.info("out-of-fold scores of every training row for the auto-accept threshold...")
         held_proba = out_of_fold_proba(
@@ -114,8 +117,13 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
             len(classes),
             seed,
         )
-        held_y, held_title_only = y, np.arange(len(y)) >= len(train_df)
-    thresholds = validation_thresholds(held_proba, held_y, held_title_only)
+        held_rows = np.arange(len(y))
+    choice = title_choice(X, y, features, names, held_rows, held_proba, valid_rows, len(train_df))
+    progress.info("title decision chosen out of fold: %s", choice.chosen)
+    margins, unknown = title_inputs(X, features, names)
+    held_proba = choice.decision.apply(held_proba, margins[held_rows], unknown[held_rows])
+    valid_proba = choice.decision.apply(valid_proba, margins[valid_rows], unknown[valid_rows])
+    thresholds = validation_thresholds(held_proba, y[held_rows], held_rows >= len(train_df))
 
     progress.info("training fallbacks on %d rows (random forest, rules, prior)...", len(train_aug))
     prepared = ProductFeatures.prepare(train_aug.drop(columns=LABEL))
@@ -142,9 +150,45 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
             "best_iteration": booster.best_iteration,
             "feature_names": names,
             **thresholds,
+            **choice.decision.to_metadata(),
         },
     )
-    return FittedModel(bundle, booster.best_iteration, temperature)
+    return FittedModel(bundle, booster.best_iteration, temperature, choice)
+
+
+def title_inputs(X: np.ndarray, features: ProductFeatures, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The title scorer's LinearSVC margins and the rows without a known sub-category (where the title decides)."""
+    k = len(features.classes_)
+    return X[:, features.n_tabular : features.n_tabular + k], ~known_subcategory(X, share_column(names))
+
+
+def title_choice(
+    X: np.ndarray,
+    y: np.ndarray,
+    features: ProductFeatures,
+    names: list[str],
+    held_rows: np.ndarray,
+    held_proba: np.ndarray,
+    valid_rows: np.ndarray,
+    n_plain: int,
+) -> TitleChoice:
+    """Score every servable title decision on the held (out-of-fold) rows; see ``training/title_choice.py``.
+
+    ``n_plain``: the leading rows of ``X`` are the training rows as given, the rest their title-only copies.
+    """
+    margins, unknown = title_inputs(X, features, names)
+    valid_unknown = valid_rows[unknown[valid_rows]]
+    prior = np.bincount(y[:n_plain], minlength=len(features.classes_)) / n_plain
+    return choose_title_decision(
+        held_proba,
+        margins[held_rows],
+        y[held_rows],
+        held_rows >= n_plain,
+        unknown[held_rows],
+        margins[valid_unknown],
+        y[valid_unknown],
+        prior,
+    )
 
 
 #: The tabular fallback: small (capped leaves) so the artifact and serving memory stay small.

@@ -101,6 +101,8 @@ def train(
         else:
             fitted = fit_model(train_df, seed)
         mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
+        if fitted.title_choice is not None:
+            fitted.title_choice.log()
         metadata = fitted.bundle.metadata
         mlflow.log_params(
             {"best_iteration": fitted.best_iteration}

@@ -1,0 +1,71 @@
+"""The title decision: what serving applies, and how training chooses it out of fold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pyfunc_model.chain import softmax
+from pyfunc_model.title_decision import TitleDecision
+from training.title_choice import MAX_COVERAGE_LOSS, MAX_ECE_TITLE_ONLY, choose_title_decision
+
+K = 4
+
+
+def _onehot_proba(labels: np.ndarray, sharpness: float, rng: np.random.Generator) -> np.ndarray:
+    return softmax(sharpness * np.eye(K)[labels] + rng.normal(size=(len(labels), K)))
+
+
+def test_title_rows_are_blended_and_the_others_keep_the_booster():
+    rng = np.random.default_rng(0)
+    proba = softmax(rng.normal(size=(6, K)))
+    margins = rng.normal(size=(6, K))
+    title_rows = np.array([True, False, True, False, True, False])
+    decision = TitleDecision(0.5, 2.0, (0.1, -0.2, 0.0, 0.3))
+    out = decision.apply(proba, margins, title_rows)
+    np.testing.assert_array_equal(out[~title_rows], proba[~title_rows])
+    blend = 0.5 * proba[title_rows] + 0.5 * softmax(margins[title_rows], 2.0)
+    blend = blend * np.exp([0.1, -0.2, 0.0, 0.3])
+    np.testing.assert_allclose(out[title_rows], blend / blend.sum(axis=1, keepdims=True))
+    assert TitleDecision.from_metadata(decision.to_metadata()) == decision
+    # an artifact without the keys serves the booster unchanged
+    assert TitleDecision.from_metadata({}).apply(proba, margins, title_rows) is proba
+
+
+def _held(booster_sharpness: float, scorer_sharpness: float, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    n = 4000
+    y = rng.integers(0, K, n)
+    title_only = np.arange(n) >= n // 2
+    return {
+        "held_proba": _onehot_proba(y, booster_sharpness, rng),
+        "held_margins": scorer_sharpness * np.eye(K)[y] + rng.normal(size=(n, K)),
+        "held_y": y,
+        "held_title_only": title_only,
+        "held_unknown": title_only,
+        "valid_margins": scorer_sharpness * np.eye(K)[y[:800]] + rng.normal(size=(800, K)),
+        "valid_y": y[:800],
+        "class_prior": np.full(K, 1 / K),
+    }
+
+
+def test_a_title_scorer_that_knows_better_is_served_and_a_weak_one_is_not():
+    strong_scorer = choose_title_decision(**_held(booster_sharpness=0.5, scorer_sharpness=4.0))
+    assert strong_scorer.decision.blend_weight >= 0.75, strong_scorer.chosen
+    weak_scorer = choose_title_decision(**_held(booster_sharpness=4.0, scorer_sharpness=0.3))
+    assert weak_scorer.decision.blend_weight <= 0.25, weak_scorer.chosen
+
+
+def test_the_choice_is_the_best_eligible_candidate_and_every_candidate_is_reported():
+    choice = choose_title_decision(**_held(booster_sharpness=2.0, scorer_sharpness=2.0, seed=3))
+    booster = choice.candidates[0]
+    assert booster.name == "booster" and booster.blend_weight == 0 and booster.prior_power == 0
+    for c in choice.candidates:
+        assert c.eligible == (
+            c.ece_title_only <= MAX_ECE_TITLE_ONLY
+            and c.review_coverage_title_only >= booster.review_coverage_title_only - MAX_COVERAGE_LOSS
+        )
+    eligible = [c for c in choice.candidates if c.eligible]
+    assert choice.chosen == max(eligible, key=lambda c: c.macro_f1_title_only).name
+    metrics = choice.metrics()
+    assert {f"oof_macro_f1_title_only_{c.name}" for c in choice.candidates} <= set(metrics)
+    assert len(choice.to_dict()["candidates"]) == len(choice.candidates)
