@@ -118,7 +118,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
             seed,
         )
         held_rows = np.arange(len(y))
-    choice = title_choice(X, y, features, names, held_rows, held_proba, valid_rows, len(train_df))
+    choice = title_choice(X, y, groups, features, names, held_rows, held_proba, valid_rows, len(train_df))
     progress.info("title decision chosen out of fold: %s", choice.chosen)
     margins, unknown = title_inputs(X, features, names)
     held_proba = choice.decision.apply(held_proba, margins[held_rows], unknown[held_rows])
@@ -165,6 +165,7 @@ def title_inputs(X: np.ndarray, features: ProductFeatures, names: list[str]) -> 
 def title_choice(
     X: np.ndarray,
     y: np.ndarray,
+    groups: np.ndarray,
     features: ProductFeatures,
     names: list[str],
     held_rows: np.ndarray,
@@ -188,6 +189,7 @@ def title_choice(
         margins[valid_unknown],
         y[valid_unknown],
         prior,
+        groups[held_rows],
     )
 
 

@@ -8,7 +8,9 @@ booster that did not see its title group, and by title scorer margins that are c
 - the title scorer (LinearSVC margins, temperature-scaled) alone;
 - blends of the two, :data:`BLEND_WEIGHTS`;
 - each of those with the class prior divided out to a power of :data:`PRIOR_POWERS` (large
-  classes swallow small ones less).
+  classes swallow small ones less);
+- each of those with per-class offsets fitted for macro-F1 (:func:`fit_class_offsets`), scored
+  cross-fitted: fitted on one title-grouped half of the rows, scored on the other.
 
 The criterion is title-only macro-F1. A candidate may be served only if its title-only ECE is at
 most :data:`MAX_ECE_TITLE_ONLY` and the auto-accept rule still holds: the threshold chosen on its
@@ -24,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import mlflow
 import numpy as np
+import pandas as pd
 
 from pyfunc_model.title_decision import TitleDecision
 from training.calibration import fit_temperature
@@ -34,6 +37,8 @@ from training.review_threshold import ReviewStats, choose_threshold
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 #: Powers of the class prior divided out of the probabilities (0: none).
 PRIOR_POWERS = (0.0, 0.5, 1.0)
+#: Log-offset values tried per class when offsets are fitted for macro-F1.
+OFFSET_STEPS = np.linspace(-1.0, 1.0, 9)
 #: Calibration a served candidate must keep (top-label ECE, title-only out-of-fold rows).
 MAX_ECE_TITLE_ONLY = 0.03
 #: Auto-accepted share of title-only rows a candidate may give up against the booster alone.
@@ -56,6 +61,8 @@ class Candidate:
     ece_title_only: float
     review_threshold: float
     review_coverage_title_only: float
+    #: Per-class offsets fitted for macro-F1 (scored cross-fitted: fitted on the other half of the rows).
+    fitted_offsets: bool = False
     eligible: bool = False
 
 
@@ -105,6 +112,54 @@ def _name(weight: float, power: float) -> str:
     return base if power == 0 else f"{base}_prior_{power:g}"
 
 
+def _candidate(name: str, weight: float, power: float, fitted: bool, proba: np.ndarray, y: np.ndarray) -> Candidate:
+    confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == y
+    threshold = choose_threshold(confidence, correct)
+    coverage = ReviewStats.at(threshold, confidence, correct).coverage
+    f1 = macro_f1(y, proba.argmax(axis=1))
+    return Candidate(name, weight, power, f1, expected_calibration_error(proba, y), threshold, coverage, fitted)
+
+
+def _title_halves(groups: np.ndarray) -> np.ndarray:
+    """A title-grouped half of the rows (a listing and its twins on the same side)."""
+    codes = pd.factorize(groups)[0]
+    return np.random.default_rng(0).permutation(codes.max() + 1)[codes] % 2 == 0
+
+
+def _with_offsets(proba: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    p = proba * np.exp(offsets)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fast_macro_f1(y: np.ndarray, pred: np.ndarray, k: int) -> float:
+    """Macro-F1 over the classes present in ``y`` or ``pred`` (as scikit-learn's), from bincounts."""
+    tp = np.bincount(y[pred == y], minlength=k).astype(float)
+    true, predicted = np.bincount(y, minlength=k), np.bincount(pred, minlength=k)
+    present = (true + predicted) > 0
+    return float((2 * tp[present] / (true + predicted)[present]).mean())
+
+
+def fit_class_offsets(proba: np.ndarray, y: np.ndarray, passes: int = 2) -> np.ndarray:
+    """Per-class log offsets maximising the macro-F1 of ``argmax(proba * exp(offsets))``.
+
+    Coordinate ascent over :data:`OFFSET_STEPS`, class by class; a step is kept only if it
+    raises macro-F1. Centred, so the offsets change decisions, not the overall scale.
+    """
+    k = proba.shape[1]
+    log_p = np.log(np.clip(proba, 1e-12, None))
+    offsets = np.zeros(k)
+    best = fast_macro_f1(y, log_p.argmax(axis=1), k)
+    for _ in range(passes):
+        for c in range(k):
+            for step in OFFSET_STEPS:
+                trial = offsets.copy()
+                trial[c] = step
+                score = fast_macro_f1(y, (log_p + trial).argmax(axis=1), k)
+                if score > best + 1e-12:
+                    best, offsets = score, trial
+    return offsets - offsets.mean()
+
+
 def choose_title_decision(
     held_proba: np.ndarray,
     held_margins: np.ndarray,
@@ -114,6 +169,7 @@ def choose_title_decision(
     valid_margins: np.ndarray,
     valid_y: np.ndarray,
     class_prior: np.ndarray,
+    held_groups: np.ndarray | None = None,
 ) -> TitleChoice:
     """Score every candidate on the held (out-of-fold) rows; return the best eligible one.
 
@@ -121,32 +177,34 @@ def choose_title_decision(
     cross-fitted margins, label indices, the title-only copies, the rows without a known
     sub-category (where the decision applies). ``valid_*``: the title scorer's margins and labels
     of the validation rows without a known sub-category, where its temperature is fitted, as the
-    booster's is. ``class_prior``: class shares of the training rows.
+    booster's is. ``class_prior``: class shares of the training rows. ``held_groups``: the held
+    rows' title groups; with them, per-class offsets are fitted on one title-grouped half of the
+    title-only rows and scored on the other (both ways), then refitted on all of them to serve.
     """
     temperature = fit_temperature(valid_margins, valid_y, SCORER_TEMPERATURE_BOUNDS) if len(valid_y) else 1.0
     log_prior = np.log(np.clip(class_prior, 1e-6, None))
     t = np.asarray(held_title_only, dtype=bool)
+    y_t = held_y[t]
     decisions, candidates = {}, []
     for power in PRIOR_POWERS:
         for weight in BLEND_WEIGHTS:
             offsets = tuple(float(v) for v in -power * (log_prior - log_prior.mean())) if power else ()
             decision = TitleDecision(weight, temperature, offsets)
-            proba = decision.apply(held_proba, held_margins, held_unknown)[t]
-            confidence, correct = proba.max(axis=1), proba.argmax(axis=1) == held_y[t]
-            threshold = choose_threshold(confidence, correct)
             name = _name(weight, power)
             decisions[name] = decision
-            candidates.append(
-                Candidate(
-                    name,
-                    weight,
-                    power,
-                    macro_f1(held_y[t], proba.argmax(axis=1)),
-                    expected_calibration_error(proba, held_y[t]),
-                    threshold,
-                    ReviewStats.at(threshold, confidence, correct).coverage,
-                )
-            )
+            proba = decision.apply(held_proba, held_margins, held_unknown)[t]
+            candidates.append(_candidate(name, weight, power, False, proba, y_t))
+    if held_groups is not None:  # per-class offsets fitted out of fold (small classes)
+        halves = _title_halves(np.asarray(held_groups)[t])
+        for weight in BLEND_WEIGHTS if 0 < halves.sum() < halves.size else ():
+            proba = TitleDecision(weight, temperature).apply(held_proba, held_margins, held_unknown)[t]
+            crossed = np.empty_like(proba)
+            for fit_half, score_half in ((halves, ~halves), (~halves, halves)):
+                offsets = fit_class_offsets(proba[fit_half], y_t[fit_half])
+                crossed[score_half] = _with_offsets(proba[score_half], offsets)
+            name = f"{_name(weight, 0.0)}_class_offsets"
+            decisions[name] = TitleDecision(weight, temperature, tuple(float(v) for v in fit_class_offsets(proba, y_t)))
+            candidates.append(_candidate(name, weight, 0.0, True, crossed, y_t))
     booster = candidates[0]
     candidates = [
         Candidate(

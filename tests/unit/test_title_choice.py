@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from sklearn.metrics import f1_score
 
 from pyfunc_model.chain import softmax
 from pyfunc_model.title_decision import TitleDecision
-from training.title_choice import MAX_COVERAGE_LOSS, MAX_ECE_TITLE_ONLY, choose_title_decision
+from training.title_choice import (
+    MAX_COVERAGE_LOSS,
+    MAX_ECE_TITLE_ONLY,
+    choose_title_decision,
+    fast_macro_f1,
+    fit_class_offsets,
+)
 
 K = 4
 
@@ -69,3 +77,35 @@ def test_the_choice_is_the_best_eligible_candidate_and_every_candidate_is_report
     metrics = choice.metrics()
     assert {f"oof_macro_f1_title_only_{c.name}" for c in choice.candidates} <= set(metrics)
     assert len(choice.to_dict()["candidates"]) == len(choice.candidates)
+
+
+def test_fast_macro_f1_is_scikit_learns():
+    rng = np.random.default_rng(5)
+    y, pred = rng.integers(0, 6, 500), rng.integers(0, 5, 500)  # class 5 never predicted
+    assert fast_macro_f1(y, pred, 7) == pytest.approx(f1_score(y, pred, average="macro", zero_division=0))
+
+
+def test_fitted_offsets_give_a_swallowed_small_class_its_rows_back():
+    rng = np.random.default_rng(1)
+    y = np.where(rng.random(3000) < 0.1, 0, rng.integers(1, K, 3000))
+    logits = 2.0 * np.eye(K)[y] + rng.normal(size=(3000, K))
+    logits[:, 0] -= 2.0  # the small class is under-scored: its rows go to the large ones
+    proba = softmax(logits)
+    offsets = fit_class_offsets(proba, y)
+    assert offsets[0] == offsets.max() and offsets.sum() == pytest.approx(0.0)
+    before = fast_macro_f1(y, proba.argmax(axis=1), K)
+    after = fast_macro_f1(y, (np.log(proba) + offsets).argmax(axis=1), K)
+    assert after > before + 0.05
+
+
+def test_offset_candidates_are_scored_on_rows_they_were_not_fitted_on():
+    held = _held(booster_sharpness=2.0, scorer_sharpness=2.0, seed=4)
+    choice = choose_title_decision(**held, held_groups=np.arange(len(held["held_y"])) // 2)
+    fitted = [c for c in choice.candidates if c.fitted_offsets]
+    assert [c.name for c in fitted] == [
+        f"{n}_class_offsets" for n in ("booster", "blend_0.25", "blend_0.5", "blend_0.75", "title_scorer")
+    ]
+    # classes are balanced and equally scored here: cross-fitted offsets cannot beat no offsets by much
+    plain = {c.name: c.macro_f1_title_only for c in choice.candidates if not c.fitted_offsets}
+    for c in fitted:
+        assert c.macro_f1_title_only <= plain[c.name.removesuffix("_class_offsets")] + 0.01
