@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from features.schema import LABEL
 from pyfunc_model.chain import softmax
+from pyfunc_model.model import ProductClassifierModel
+from pyfunc_model.temperature import row_temperatures
 from pyfunc_model.title_decision import TitleDecision
+from training.data import title_only
+from training.fit import fit_model
+from training.synthetic import generate_synthetic_products
 from training.title_choice import (
     MAX_COVERAGE_LOSS,
     MAX_ECE_TITLE_ONLY,
@@ -109,3 +115,31 @@ def test_offset_candidates_are_scored_on_rows_they_were_not_fitted_on():
     plain = {c.name: c.macro_f1_title_only for c in choice.candidates if not c.fitted_offsets}
     for c in fitted:
         assert c.macro_f1_title_only <= plain[c.name.removesuffix("_class_offsets")] + 0.01
+
+
+@pytest.mark.slow
+def test_the_served_model_applies_the_decision_stored_in_its_artifact():
+    frame = generate_synthetic_products(800, seed=6)
+    fitted = fit_model(frame, seed=2)
+    stored = TitleDecision.from_metadata(fitted.bundle.metadata)
+    assert fitted.title_choice.decision == stored
+    assert fitted.title_choice.chosen in {c.name for c in fitted.title_choice.candidates}
+    model = ProductClassifierModel()
+    model.setup(fitted.bundle)
+    rows = title_only(frame.head(50)).drop(columns=LABEL)
+    X = model.features.transform(rows)
+    k = len(model.classes)
+    booster = softmax(
+        model.booster.predict(X, raw_score=True).reshape(len(rows), k),
+        row_temperatures(X, model.share_column, fitted.bundle.metadata),
+    )
+    margins, title_rows = X[:, model.n_tabular : model.n_tabular + k], np.ones(len(rows), dtype=bool)
+    served = model.predict(None, rows)
+    np.testing.assert_allclose(served["confidence"], stored.apply(booster, margins, title_rows).max(axis=1), rtol=1e-9)
+    # another decision changes what is served, exactly as it says
+    other = TitleDecision(0.5, stored.scorer_temperature, (0.2,) * k)
+    model.title_decision = other
+    reblended = model.predict(None, rows)
+    np.testing.assert_allclose(
+        reblended["confidence"], other.apply(booster, margins, title_rows).max(axis=1), rtol=1e-9
+    )
