@@ -18,7 +18,8 @@ from features.prepared import prepare_input
 from features.schema import INPUT_COLUMNS, TITLE, clean_input
 from pyfunc_model.chain import softmax
 from pyfunc_model.output import OUTPUT_COLUMNS, prediction_frame
-from pyfunc_model.temperature import row_temperatures
+from pyfunc_model.temperature import known_subcategory, row_temperatures
+from pyfunc_model.title_decision import TitleDecision
 
 TEXT = st.one_of(
     st.text(alphabet=st.characters(codec="utf-8"), max_size=30),
@@ -145,7 +146,8 @@ def test_prediction_frame_rejects_a_missing_or_unknown_column():
 @given(frame=frames())
 def test_predict_rows_answered_by_the_primary_equal_the_plain_path(logged_model, frame):
     """Category, confidence and probabilities of every primary-answered row are the booster's softmax
-    over ``ProductFeatures.transform`` (pandas), exactly; every row is answered, in order."""
+    over ``ProductFeatures.transform`` (pandas) with the artifact's title decision applied, exactly;
+    every row is answered, in order."""
     model = logged_model.in_memory
     out = model.predict(None, frame)
     assert len(out) == len(frame)
@@ -153,6 +155,10 @@ def test_predict_rows_answered_by_the_primary_equal_the_plain_path(logged_model,
     raw = model.booster.predict(X, raw_score=True, validate_features=False)
     temperatures = row_temperatures(X, model.share_column, model.metadata)
     plain = softmax(np.asarray(raw, dtype="float64").reshape(len(frame), -1), temperatures)
+    k = plain.shape[1]
+    decision = TitleDecision.from_metadata(model.metadata)
+    margins = X[:, model.n_tabular : model.n_tabular + k]
+    plain = decision.apply(plain, margins, ~known_subcategory(X, model.share_column))
     classes = [str(c) for c in model.classes]
     primary = (out["model_used"] == "primary").to_numpy()
     got = np.asarray([[p[c] for c in classes] for p in out["probabilities"][primary]]).reshape(-1, len(classes))
