@@ -55,7 +55,7 @@ class FittedModel:
 
 
 def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger = log) -> FittedModel:
-    """Fit features, primary, calibration, fallbacks and drift reference on ``train_df``.
+    """Fit features, primary, calibration, the title decision (chosen out of fold), fallbacks and drift reference.
 
     Title text scores are out-of-fold over all of ``train_df`` (with its title-only copies), so
     the booster's early-stopping rows (15 %, grouped by title) are scored like unseen data.
