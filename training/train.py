@@ -40,7 +40,7 @@ from training.baseline import MAX_BASELINE_ROWS, title_baselines
 from training.calibration import fit_group_temperatures
 from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, title_group_split, title_grouped_subset, title_only
-from training.dataset import load_training_data
+from training.dataset import load_several, load_training_data
 from training.drift_reference import build_reference
 from training.evaluate import (
     INPUT_SET_TITLES,
@@ -67,7 +67,11 @@ SYNTHETIC = "synthetic"
 VALIDATION_SHARE = 0.15
 
 
-def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> tuple[pd.DataFrame, Fingerprint]:
+def load(
+    data: str | list[str], synthetic_rows: int, rows_per_class: int | None = None
+) -> tuple[pd.DataFrame, Fingerprint]:
+    if isinstance(data, list):  # several --data: the catalogue plus labelled review exports
+        return load_several(data, rows_per_class) if len(data) > 1 else load(data[0], synthetic_rows, rows_per_class)
     if data == SYNTHETIC:
         frame = generate_synthetic_products(synthetic_rows, seed=0)
         return frame, Fingerprint(f"synthetic:{synthetic_rows}", "", len(frame))
@@ -185,7 +189,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
 
 
 def train(
-    data: str,
+    data: str | list[str],
     registered_model_name: str | None,
     test_size: float = 0.2,
     seed: int = 42,
@@ -303,7 +307,13 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help=f"CSV/Parquet of product listings, or '{SYNTHETIC}'")
+    parser.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help=f"CSV/Parquet of product listings, or '{SYNTHETIC}'; repeat it to add files (e.g. a labelled "
+        "review export from python -m registry_scripts review-export)",
+    )
     parser.add_argument("--registered-model-name", default=None, help="register the model under this name")
     parser.add_argument("--experiment", default="product-classifier")
     parser.add_argument("--test-size", type=float, default=0.2)

@@ -29,6 +29,8 @@ META_COLUMNS = (REQUEST_ID, ROW, CAPTURED_AT, WORKER, MODEL_NAME, MODEL_VERSION,
 #: Prefix of an input column whose name is taken by a meta or output column.
 INPUT_PREFIX = "input_"
 PROBABILITIES = "probabilities"
+#: The column people fill in a review export; training reads it as the category.
+REVIEW_LABEL = "label"
 _MAP = pa.map_(pa.string(), pa.float64())
 
 

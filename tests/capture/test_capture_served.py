@@ -1,22 +1,26 @@
 """Capture under `mlflow models serve --workers 2`, stopped with SIGTERM in the middle of traffic:
-every answered row is in the capture exactly once, with the answer the client got."""
+every answered row is in the capture exactly once, with the answer the client got; the capture
+then feeds the review export."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
 
 from pyfunc_model.capture.read import read_capture
 from pyfunc_model.capture.settings import ENV_FLUSH_SECONDS, ENV_URI
-from tests.serving.model_fixtures import CHAMPION_URI, TrainedModel, model_server, sample_products
+from tests.serving.model_fixtures import CHAMPION_URI, ROOT, TrainedModel, model_server, sample_products
 from tests.stack.servers import S3_CREDENTIALS
 
 CLIENTS = 4
@@ -49,7 +53,7 @@ def _client(url: str, rows: list[dict], offset: int, answered: dict[str, str], s
 
 def _serve_and_stop(trained_model: TrainedModel, env: dict[str, str]) -> dict[str, str]:
     """Answers of a two-worker server that receives SIGTERM while clients are sending."""
-    rows = sample_products(400, source="synthetic").astype(object).where(lambda f: f.notna(), None).to_dict("records")
+    rows = sample_products(400).astype(object).where(lambda f: f.notna(), None).to_dict("records")
     answers: list[dict[str, str]] = [{} for _ in range(CLIENTS)]
     stop = threading.Event()
     with model_server(CHAMPION_URI, env, trained_model.workdir, workers=2) as server:
@@ -80,12 +84,18 @@ def _check(captured, answered: dict[str, str]) -> None:
     assert captured["request_id"].notna().all() and (captured["model_version"] != "").all()
 
 
+@pytest.fixture(scope="module")
+def served_capture(trained_model: TrainedModel, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A folder capture of a two-worker server stopped by SIGTERM, and the answers clients got."""
+    folder = tmp_path_factory.mktemp("served") / "capture"
+    env = trained_model.env() | {ENV_URI: str(folder), ENV_FLUSH_SECONDS: "1"}
+    return folder, _serve_and_stop(trained_model, env)
+
+
 @pytest.mark.slow
 @pytest.mark.server
-def test_folder_capture_survives_sigterm_with_two_workers(trained_model: TrainedModel, tmp_path: Path) -> None:
-    folder = tmp_path / "capture"
-    env = trained_model.env() | {ENV_URI: str(folder), ENV_FLUSH_SECONDS: "1"}
-    answered = _serve_and_stop(trained_model, env)
+def test_folder_capture_survives_sigterm_with_two_workers(served_capture, trained_model: TrainedModel) -> None:
+    folder, answered = served_capture
     captured = read_capture(str(folder))
     _check(captured, answered)
     assert set(captured["model_version"]) == {trained_model.version}
@@ -107,3 +117,22 @@ def test_s3_capture_survives_sigterm_with_two_workers(
     for key, value in S3_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
     _check(read_capture(uri, s3_endpoint=s3_server.endpoint), answered)
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_review_export_of_served_traffic(served_capture, tmp_path: Path) -> None:
+    folder, _ = served_capture
+    out = tmp_path / "review.csv"
+    cmd = [sys.executable, "-m", "registry_scripts", "review-export", "--capture", str(folder), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    review = pd.read_csv(out, keep_default_na=False)
+    captured = read_capture(str(folder))
+    flagged = captured[captured["needs_review"]]
+    assert len(flagged) > 0, "the traffic had no row needing review"
+    assert len(review) == flagged["title"].nunique()  # every title is distinct in this traffic
+    assert set(review["title"]) == set(flagged["title"]) and (review["label"] == "").all()
+    assert (review["alternative_1"] == review["predicted_category"]).all()
+    probs = review[["alternative_1_probability", "alternative_2_probability", "alternative_3_probability"]]
+    assert (probs.diff(axis=1).iloc[:, 1:] <= 0).all().all()
