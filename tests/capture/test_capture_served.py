@@ -136,3 +136,24 @@ def test_review_export_of_served_traffic(served_capture, tmp_path: Path) -> None
     assert (review["alternative_1"] == review["predicted_category"]).all()
     probs = review[["alternative_1_probability", "alternative_2_probability", "alternative_3_probability"]]
     assert (probs.diff(axis=1).iloc[:, 1:] <= 0).all().all()
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_drift_report_over_served_traffic(
+    served_capture, trained_model: TrainedModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow
+
+    from training.drift_report import run
+
+    folder, answered = served_capture
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_model.tracking_uri)
+    mlflow.set_tracking_uri(trained_model.tracking_uri)
+    report = run(None, str(folder), str(tmp_path / "out"), chunk_rows=50)
+    assert report["model_uri"] == f"models:/{trained_model.name}/{trained_model.version}"
+    groups = report["groups"]  # one per UTC day (two if the traffic crossed midnight) and version
+    assert {g["model_version"] for g in groups} == {trained_model.version} and len(groups) <= 2
+    assert sum(g["rows"] for g in groups) == report["rows"] >= len(answered)
+    assert max(g["workers"] for g in groups) == 2 or len(groups) == 2
+    assert "by day and model version" in (tmp_path / "out" / "drift_report.html").read_text()
