@@ -20,6 +20,7 @@ from features.prepared import PreparedInput, prepare_input
 from features.schema import InputSchemaError, RowFlags
 from pyfunc_model import MAX_BATCH_ROWS
 from pyfunc_model.bundle import ModelBundle, read_bundle
+from pyfunc_model.capture import NO_CAPTURE, open_capture
 from pyfunc_model.chain import nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import ood_flags, sent_mask
@@ -59,6 +60,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.output_mode = parse_output_mode(context.model_config)
         self.setup(read_bundle(context.artifacts))
         self.observer = observe_loaded_model(self, context.artifacts)  # metrics/logs: docs/MONITORING.md
+        self.capture = open_capture(context.artifacts)  # off unless configured: docs/CAPTURE.md
 
     def setup(self, bundle: ModelBundle) -> None:
         """Make the model ready from a bundle (used by ``load_context`` and by training)."""
@@ -80,6 +82,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         )
         self.n_tabular = self.features.n_tabular
         self.observer = Observer()
+        self.capture = NO_CAPTURE
 
     # ---- predict -------------------------------------------------------------------------
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -101,7 +104,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from exc
         if len(model_input) == 0:
             return select_output(empty_prediction_frame(), self.output_mode)
-        return select_output(self._score(prepared, opts, {"brand": sent_mask(model_input, "brand")}), self.output_mode)
+        out = self._score(prepared, opts, {"brand": sent_mask(model_input, "brand")})
+        self.capture.record(model_input, out)
+        return select_output(out, self.output_mode)
 
     def _score(
         self, prepared: PreparedInput, opts: PredictParams, sent: dict[str, np.ndarray] | None = None

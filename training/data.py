@@ -18,6 +18,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from features.schema import INPUT_COLUMNS, LABEL, NUMERIC_FIELDS, parse_number
 from features.subsample import capped_groups
 from features.text import normalize_title
+from pyfunc_model.capture.rows import REVIEW_LABEL
 
 PRICERUNNER_COLUMNS = [
     "product_id",
@@ -86,6 +87,8 @@ def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:
         )
     elif {"title", LABEL} <= cols:
         frame = raw.copy()
+    elif {"title", REVIEW_LABEL} <= cols:  # a labelled review export: the reviewers' label is the category
+        frame = raw.rename(columns={REVIEW_LABEL: LABEL})
     else:
         raise DataFormatError(
             "unrecognised columns "
@@ -100,6 +103,7 @@ def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:
     frame = frame[list(INPUT_COLUMNS) + [LABEL]]
     frame = frame[frame["title"].notna() & frame[LABEL].notna()]
     frame[LABEL] = frame[LABEL].astype(str).str.strip()
+    frame = frame[frame[LABEL] != ""]
     return frame.reset_index(drop=True)
 
 

@@ -202,3 +202,27 @@ def load_training_data(
     if rows_per_class:
         frame = stratified_sample(frame, rows_per_class, seed)
     return frame, fingerprint
+
+
+def load_several(
+    paths: list[str], rows_per_class: int | None = None, seed: int = 0
+) -> tuple[pd.DataFrame, Fingerprint]:
+    """Several data files as one training set (the catalogue plus labelled review exports).
+
+    Each file is read as :func:`load_training_data` reads it; class sizes are checked on the
+    union, so a review file holding a handful of rows of a class is fine on its own.
+    """
+    frames, prints = [], []
+    for data in paths:
+        path = Path(data)
+        if path.is_dir() or (rows_per_class and path.suffix.lower() in {".parquet", ".pq"}):
+            sampled = read_sample(path, rows_per_class or DEFAULT_ROWS_PER_CLASS, seed)
+            frame, fingerprint = sampled.frame, sampled.fingerprint
+        else:
+            frame, fingerprint = load_products(path)
+        frames.append(frame)
+        prints.append(fingerprint)
+    frame = pd.concat(frames, ignore_index=True)
+    check_class_sizes(frame[LABEL].value_counts())
+    digest = hashlib.sha256(" ".join(p.sha256 for p in prints).encode()).hexdigest()
+    return frame, Fingerprint(" + ".join(p.path for p in prints), digest, len(frame))

@@ -2,11 +2,14 @@
 
     python -m training.drift_report --model-uri models:/product-classifier@champion \\
         --data ../shared/data/amazon_in_products.csv [--out drift_report] [--chunk-rows 200]
+    python -m training.drift_report --data s3://bucket/traffic     # a capture (docs/CAPTURE.md)
 
 The reference is the one inside the artifact (``unwrap_python_model().drift_reference``), so the
 report judges the data exactly as serving does. The whole file is tested as one sample (large:
 distance tests) and in chunks of ``--chunk-rows`` (p-value tests, as a request batch would be).
 Both files are logged as artifacts of a new MLflow run, with the headline numbers as metrics.
+A capture (folder or ``s3://``) is judged as served, all workers together, and also per day and
+model version (``training.capture_drift``).
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ import pandas as pd
 
 from features.pipeline import ProductFeatures
 from features.schema import CATEGORICAL_FIELDS, LABEL
+from pyfunc_model.capture.read import is_capture
 from pyfunc_model.drift import DriftMonitor, DriftReference, DriftVerdict, ood_flags, summarize
 from pyfunc_model.drift.sketch import QUANTILE_LEVELS
 from pyfunc_model.drift.specs import CATEGORICAL, NUMERIC
 from pyfunc_model.drift.summary import RowSummary, token_shares
-from training.data import load_products
+from training import capture_drift
+from training.data import Fingerprint, load_products
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +205,26 @@ def render_html(report: dict[str, Any], plots: dict[str, str], model_uri: str, d
         for name, png in plots.items()
     )
     acc = report.get("actual_accuracy")
+    groups = "".join(
+        "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td><td>{:.3f}</td><td>{:.1%}</td></tr>".format(
+            ' class="bad"' if g["drifted"] else "",
+            g["day"],
+            html.escape(g["model_version"]),
+            g["rows"],
+            g["workers"],
+            g["score"],
+            html.escape(", ".join(g["drifted_features"]) or "-"),
+            g["estimated_accuracy"],
+            g["needs_review_share"],
+        )
+        for g in report.get("groups", [])
+    )
+    if groups:
+        groups = (
+            "<h2>Captured traffic by day and model version (all workers)</h2><table><tr><th>day (UTC)</th>"
+            "<th>model version</th><th>rows</th><th>workers</th><th>score</th><th>drifted inputs</th>"
+            f"<th>estimated accuracy</th><th>needs review</th></tr>{groups}</table>"
+        )
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Drift report</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}
 .bad{{background:#fdd}}figure{{display:inline-block;margin:8px}}</style></head><body>
@@ -216,22 +241,36 @@ flagged; tests that fired: {html.escape(str(report["chunks"]["flagged_tests"]))}
 <li>OOD shares: {html.escape(json.dumps({k: round(v, 4) for k, v in report["ood_share"].items()}))}</li></ul>
 <h2>Tests on the whole file ({overall["details"]["regime"]} regime)</h2>
 <table><tr><th>test</th><th>field</th><th>method</th><th>statistic</th><th>p-value</th><th>threshold</th>
-<th>drifted</th></tr>{rows}</table><h2>Per-feature plots</h2>{images}</body></html>"""
+<th>drifted</th></tr>{rows}</table>{groups}<h2>Per-feature plots</h2>{images}</body></html>"""
 
 
-def run(model_uri: str, data: str, out: str, chunk_rows: int = 200, shuffle: bool = False) -> dict[str, Any]:
+def run(model_uri: str | None, data: str, out: str, chunk_rows: int = 200, shuffle: bool = False) -> dict[str, Any]:
     import mlflow
     import mlflow.pyfunc
 
-    model = mlflow.pyfunc.load_model(model_uri)
-    reference = load_reference(model)
-    frame, fingerprint = load_products(data)
-    labels = frame[LABEL].astype(str).to_numpy() if LABEL in frame.columns else None
-    inputs = frame.drop(columns=[LABEL], errors="ignore")
-    conf, predicted = model_confidence(model, inputs)
-    prepared = ProductFeatures.prepare(inputs)
+    if is_capture(data):  # judged as served: no scoring, per day and model version too
+        inputs, captured = capture_drift.captured_traffic(data)
+        model_uri = model_uri or capture_drift.default_model_uri(captured)
+        reference = load_reference(mlflow.pyfunc.load_model(model_uri))
+        conf, predicted = capture_drift.confidences(captured)
+        labels, fingerprint = None, Fingerprint(data, "", len(captured))
+        prepared = ProductFeatures.prepare(inputs)
+        groups = capture_drift.group_verdicts(reference, prepared, captured)
+    else:
+        if model_uri is None:
+            raise SystemExit("--model-uri is needed unless --data is a capture")
+        model = mlflow.pyfunc.load_model(model_uri)
+        reference = load_reference(model)
+        frame, fingerprint = load_products(data)
+        labels = frame[LABEL].astype(str).to_numpy() if LABEL in frame.columns else None
+        inputs = frame.drop(columns=[LABEL], errors="ignore")
+        conf, predicted = model_confidence(model, inputs)
+        prepared = ProductFeatures.prepare(inputs)
+        groups = []
     report, summary = build_summary(reference, prepared, conf, labels, predicted, chunk_rows, shuffle)
     report.update({"model_uri": model_uri, "data": fingerprint.path, "data_sha256": fingerprint.sha256})
+    if groups:
+        report["groups"] = groups
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "drift_summary.json").write_text(json.dumps(report, indent=2, default=float))
@@ -256,8 +295,17 @@ def run(model_uri: str, data: str, out: str, chunk_rows: int = 200, shuffle: boo
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model-uri", required=True, help="e.g. runs:/<id>/model or models:/product-classifier@champion")
-    ap.add_argument("--data", required=True, help="CSV/Parquet of listings (canonical columns or a known source)")
+    ap.add_argument(
+        "--model-uri",
+        default=None,
+        help="e.g. runs:/<id>/model or models:/product-classifier@champion (default for a capture: the newest "
+        "captured version)",
+    )
+    ap.add_argument(
+        "--data",
+        required=True,
+        help="CSV/Parquet of listings (canonical columns or a known source), or a capture folder / s3://bucket/prefix",
+    )
     ap.add_argument("--out", default="drift_report", help="folder for drift_report.html and drift_summary.json")
     ap.add_argument("--chunk-rows", type=int, default=200, help="rows per chunk for the per-batch verdicts")
     ap.add_argument(
@@ -273,6 +321,11 @@ def main(argv: list[str] | None = None) -> None:
         f"drift={overall['drifted']} score={overall['score']:.3f} features={overall['drifted_features']} "
         f"chunks_flagged={report['chunks']['drifted_share']:.1%} run_id={report['run_id']} out={args.out}"
     )
+    for g in report.get("groups", []):
+        print(
+            f"  {g['day']} version {g['model_version']}: {g['rows']} rows from {g['workers']} worker(s), "
+            f"drift={g['drifted']} score={g['score']:.3f} features={g['drifted_features']}"
+        )
 
 
 if __name__ == "__main__":

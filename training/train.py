@@ -28,7 +28,7 @@ from pyfunc_model.temperature import TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY
 from training.baseline import MAX_BASELINE_ROWS, title_baselines
 from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, title_group_split, title_grouped_subset
-from training.dataset import load_training_data
+from training.dataset import load_several, load_training_data
 from training.evaluate import (
     INPUT_SET_TITLES,
     INPUT_SETS,
@@ -50,7 +50,11 @@ log = logging.getLogger("training")
 SYNTHETIC = "synthetic"
 
 
-def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> tuple[pd.DataFrame, Fingerprint]:
+def load(
+    data: str | list[str], synthetic_rows: int, rows_per_class: int | None = None
+) -> tuple[pd.DataFrame, Fingerprint]:
+    if isinstance(data, list):  # several --data: the catalogue plus labelled review exports
+        return load_several(data, rows_per_class) if len(data) > 1 else load(data[0], synthetic_rows, rows_per_class)
     if data == SYNTHETIC:
         frame = generate_synthetic_products(synthetic_rows, seed=0)
         return frame, Fingerprint(f"synthetic:{synthetic_rows}", "", len(frame))
@@ -58,7 +62,7 @@ def load(data: str, synthetic_rows: int, rows_per_class: int | None = None) -> t
 
 
 def train(
-    data: str,
+    data: str | list[str],
     registered_model_name: str | None,
     test_size: float = 0.2,
     seed: int = 42,
@@ -179,7 +183,13 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help=f"CSV/Parquet of product listings, or '{SYNTHETIC}'")
+    parser.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help=f"CSV/Parquet of product listings, or '{SYNTHETIC}'; repeat it to add files (e.g. a labelled "
+        "review export from python -m registry_scripts review-export)",
+    )
     parser.add_argument("--registered-model-name", default=None, help="register the model under this name")
     parser.add_argument("--experiment", default="product-classifier")
     parser.add_argument("--test-size", type=float, default=0.2)

@@ -51,6 +51,8 @@ PREFIX = "product_classifier_"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 INFO_LABELS = ("registered_model_name", "version", "run_id", "model_id")
+#: Why captured rows were not written (pyfunc_model/capture): buffer full, or every write attempt failed.
+CAPTURE_DROP_REASONS = ("buffer_full", "write_failed")
 
 _lock = threading.Lock()
 _instance: ServingMetrics | None = None
@@ -190,6 +192,17 @@ class ServingMetrics:
             ["component"],
             registry=None,
         )
+        captured = Counter(
+            f"{PREFIX}capture_rows_written", "Captured rows written to the capture store.", registry=None
+        )
+        dropped = Counter(
+            f"{PREFIX}capture_rows_dropped",
+            "Captured rows not written, by reason (buffer_full: more held than the buffer setting).",
+            ["reason"],
+            registry=None,
+        )
+        self.captured = captured
+        self.capture_drops = {v: dropped.labels(v) for v in CAPTURE_DROP_REASONS}
         self.rows = {v: rows.labels(v) for v in labels.MODEL_USED}
         self.rerouted = {v: rerouted.labels(v) for v in labels.REASONS}
         self.requests = {v: requests.labels(v) for v in labels.OUTCOMES}
@@ -344,6 +357,12 @@ class ServingMetrics:
             self.estimated_accuracy.set(estimated_accuracy)
         if mean_confidence == mean_confidence:
             self.mean_confidence.set(mean_confidence)
+
+    def capture_written(self, n_rows: int) -> None:
+        self.captured.inc(n_rows)
+
+    def capture_dropped(self, reason: str, n_rows: int) -> None:
+        self.capture_drops[reason].inc(n_rows)
 
     def component_failed(self, component: str) -> None:
         self.failures[labels.component_label(component)].inc()
