@@ -215,6 +215,10 @@ def data_tests(ref: DriftReference, table: np.ndarray, tokens: np.ndarray, large
     return out
 
 
+#: The concept test whose statistic is the checked rows' mean confidence (the ``mean_confidence`` gauge).
+MEAN_CONFIDENCE_TEST = "confidence:mean_drop"
+
+
 def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult]:
     conf = conf[np.isfinite(conf)]
     cref = ref.confidence
@@ -228,7 +232,7 @@ def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult
     mean = float(conf.mean())
     return [
         CheckResult(
-            "confidence:mean_drop", "confidence", "z_drop", mean, float(special.ndtr(z)), 0.0, conf.size, "concept"
+            MEAN_CONFIDENCE_TEST, "confidence", "z_drop", mean, float(special.ndtr(z)), 0.0, conf.size, "concept"
         ),
         CheckResult(
             "confidence:low_share", "confidence", "binomial_excess", low_k / conf.size, low_p, 0.0, conf.size, "concept"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
+from pyfunc_model.drift.checks import MEAN_CONFIDENCE_TEST
 from pyfunc_model.observability import labels
 from pyfunc_model.observability.logs import FailureReporter, configure_from_env, log_event
 from pyfunc_model.observability.metrics import ServingMetrics, serving_metrics
@@ -86,7 +87,7 @@ class Observer:
                 estimated_accuracy=round(float(verdict.estimated_accuracy), 4),
             )
         if self.metrics is not None:
-            confidence = (details.get("tests") or {}).get("confidence_mean") or {}
+            confidence = (details.get("tests") or {}).get(MEAN_CONFIDENCE_TEST) or {}
             self.metrics.drift_checked(
                 verdict.scope,
                 drifted,

@@ -7,6 +7,7 @@ back from the multiprocess files to prove that both workers answered and both ar
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -65,6 +66,15 @@ def _by_label(samples: dict, name: str, label: str, **where: str) -> dict[str, f
         for k, v in samples.items()
         if k[0] == name and all(dict(k[1]).get(w) == x for w, x in where.items())
     }
+
+
+def _documented_metrics() -> list[str]:
+    """The metric names of docs/MONITORING.md's table (first column, without the prefix)."""
+    text = (Path(__file__).parents[2] / "docs" / "MONITORING.md").read_text()
+    table = text.split("## Metrics", 1)[1].split("Useful queries", 1)[0]
+    names = re.findall(r"^\| `([a-z_]+)` \|", table, flags=re.M)
+    assert len(names) >= 10, names
+    return names
 
 
 def _rows_per_worker(directory: Path) -> dict[str, float]:
@@ -143,6 +153,13 @@ def test_two_workers_metrics_and_logs(trained_model: TrainedModel, tmp_path: Pat
     rerouted = (second["fallback_reason"].str.startswith("drift:")).sum()
     assert _value(after, "product_classifier_rows_rerouted_total", reason="drift") == rerouted > 0
     assert 0 < _value(after, "product_classifier_estimated_accuracy") <= 1
+    # the mean-confidence gauge holds the latest check's mean, and moves with the traffic
+    confidence = [_value(m, "product_classifier_mean_confidence") for m in (before, after)]
+    assert all(0 < c <= 1 for c in confidence) and confidence[0] != confidence[1], confidence
+    # every series the operator's guide documents is scraped
+    scraped = {name for name, _ in after}
+    missing = [m for m in _documented_metrics() if not any(n.startswith(f"product_classifier_{m}") for n in scraped)]
+    assert not missing, missing
     # bounded: the drifted traffic created no new series
     assert set(after) == set(before)
     info = [dict(k[1]) for k in after if k[0] == "product_classifier_model_info"]
