@@ -384,6 +384,7 @@ def build_reference(
     class_prior: dict[str, float] | None = None,
     predicted_mix: dict[str, float] | None = None,
     *,
+    profile_confidence: dict[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
     n_folds: int = 5,
     settings: dict[str, float] | None = None,
     deployment: DriftSettings | None = None,
@@ -393,6 +394,8 @@ def build_reference(
 ) -> DriftReference:
     """Reference statistics and calibrated thresholds from the prepared training frame and
     validation confidences (``val_correct``: whether each validation prediction was right).
+    ``profile_confidence``: the same for the other input profiles (``pyfunc_model.drift.profiles``),
+    e.g. the validation rows' title-only copies, so that their traffic is judged against its own kind.
 
     Past ``max_rows`` training rows, a title-grouped random subset of that size is used."""
     cfg = {**DEFAULT_SETTINGS, **(settings or {})}
@@ -449,6 +452,10 @@ def build_reference(
     reference.calibration = calibrate(summary, splits, fold_reference, chunks=calibration_chunks, seed=seed)
     reference.class_prior = class_prior
     reference.predicted_mix = predicted_mix
+    reference.confidence_profiles = {
+        name: _confidence_ref(conf, correct, cfg["low_confidence_quantile"])
+        for name, (conf, correct) in (profile_confidence or {}).items()
+    }
     return reference
 
 

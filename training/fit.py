@@ -23,6 +23,7 @@ from features.subsample import capped_groups
 from features.text import normalize_title
 from pyfunc_model.bundle import Fallbacks, ModelBundle
 from pyfunc_model.chain import softmax
+from pyfunc_model.drift.profiles import TITLE_ONLY
 from pyfunc_model.fallbacks import PriorClassifier, RuleClassifier, forest_input
 from pyfunc_model.temperature import TEMPERATURE_KEY, known_subcategory, row_temperatures, share_column
 from training.booster import fit_primary
@@ -133,11 +134,15 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
     plain_valid = valid_rows[valid_rows < len(train_df)]  # validation rows with all their fields
     val_proba = valid_proba[np.isin(valid_rows, plain_valid)]
     prior = train_df[LABEL].value_counts(normalize=True).reindex(classes, fill_value=0.0)
+    copies = valid_rows >= len(train_df)  # the same rows without sub-category, brand and seller
     reference = build_reference(
         prepared.iloc[: len(train_df)],
         val_proba.max(axis=1),
         val_proba.argmax(axis=1) == y[plain_valid],
         class_prior={str(k): float(v) for k, v in prior.items()},
+        profile_confidence={
+            TITLE_ONLY: (valid_proba[copies].max(axis=1), valid_proba[copies].argmax(axis=1) == y[valid_rows[copies]])
+        },
     )
     bundle = ModelBundle(
         features=features,

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from pyfunc_model.drift.reference import TEXT_LEVELS, DriftReference
+from pyfunc_model.drift.profiles import FULL, profile_masks
+from pyfunc_model.drift.reference import TEXT_LEVELS, ConfidenceRef, DriftReference
 from pyfunc_model.drift.sketch import chi_square, js_distance, share_excess
 from pyfunc_model.drift.specs import COL, SIGNAL, TESTED, Signal
 from pyfunc_model.drift.summary import token_shares
@@ -160,7 +161,7 @@ def _share(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) -> l
         p = share_excess(k, n, expected, cfg["share_margin"])
     else:
         p = share_excess(k, n, max(expected, cfg["small_share_floor"]), 0.0)
-    return [CheckResult(f"{s.name}:excess", s.field, "binomial_excess", k / n, p, 0.0, n)]
+    return [CheckResult(f"{s.name}:excess", s.field, "binomial_excess", k / n, p, 0.0, n, s.role)]
 
 
 def _buckets(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) -> list[CheckResult]:
@@ -215,13 +216,8 @@ def data_tests(ref: DriftReference, table: np.ndarray, tokens: np.ndarray, large
     return out
 
 
-#: The concept test whose statistic is the checked rows' mean confidence (the ``mean_confidence`` gauge).
-MEAN_CONFIDENCE_TEST = "confidence:mean_drop"
-
-
-def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult]:
+def _confidence_tests(ref: DriftReference, cref: ConfidenceRef, conf: np.ndarray, prefix: str) -> list[CheckResult]:
     conf = conf[np.isfinite(conf)]
-    cref = ref.confidence
     if conf.size < MIN_VALUES or not cref.sketch.usable:
         return []
     margin = ref.settings["confidence_margin"]
@@ -232,12 +228,20 @@ def _confidence_tests(ref: DriftReference, conf: np.ndarray) -> list[CheckResult
     mean = float(conf.mean())
     return [
         CheckResult(
-            MEAN_CONFIDENCE_TEST, "confidence", "z_drop", mean, float(special.ndtr(z)), 0.0, conf.size, "concept"
+            f"{prefix}:mean_drop", "confidence", "z_drop", mean, float(special.ndtr(z)), 0.0, conf.size, "concept"
         ),
         CheckResult(
-            "confidence:low_share", "confidence", "binomial_excess", low_k / conf.size, low_p, 0.0, conf.size, "concept"
+            f"{prefix}:low_share", "confidence", "binomial_excess", low_k / conf.size, low_p, 0.0, conf.size, "concept"
         ),
     ]
+
+
+def concept_tests(ref: DriftReference, table: np.ndarray, conf: np.ndarray) -> list[CheckResult]:
+    """The confidence tests of each input profile against that profile's reference rows."""
+    out: list[CheckResult] = []
+    for name, cref, rows in profile_masks(ref, table):
+        out += _confidence_tests(ref, cref, conf[rows], "confidence" if name == FULL else f"confidence_{name}")
+    return out
 
 
 def run_tests(
@@ -246,7 +250,7 @@ def run_tests(
     """All tests for one batch/window, decided so that ``alpha`` is the family-wise false-alarm rate."""
     n = table.shape[0]
     large = n > ref.settings["large_n"]
-    results = [*data_tests(ref, table, tokens, large), *(_confidence_tests(ref, conf) if conf is not None else [])]
+    results = [*data_tests(ref, table, tokens, large), *(concept_tests(ref, table, conf) if conf is not None else [])]
     decide(results, n, alpha, None if large else Calibration(ref.calibration))
     return results
 
@@ -261,7 +265,7 @@ def decide(results: list[CheckResult], n: int, alpha: float, calibration: Calibr
         if calibration:
             z = np.asarray(
                 [
-                    calibration.standardise(r.name, s, n) if r.kind == "data" else s
+                    calibration.standardise(r.name, s, n) if r.kind != "concept" else s
                     for r, s in zip(tested, z, strict=True)
                 ]
             )
@@ -277,22 +281,32 @@ def decide(results: list[CheckResult], n: int, alpha: float, calibration: Calibr
             r.severity = float(np.clip(r.statistic / r.threshold, 0.0, 2.0) / 2.0)
 
 
-def estimated_accuracy(ref: DriftReference, conf: np.ndarray | None) -> float:
-    """CBPE: expected accuracy = mean calibrated probability of the predicted class."""
+def estimated_accuracy(ref: DriftReference, conf: np.ndarray | None, table: np.ndarray | None = None) -> float:
+    """CBPE: expected accuracy = mean calibrated probability of the predicted class, each row
+    through the reliability curve of its input profile (``table``: the rows' summary)."""
     if conf is None:
         return float("nan")
-    conf = conf[np.isfinite(conf)]
-    if conf.size == 0:
-        return float("nan")
-    cref = ref.confidence
-    if len(cref.calib_conf) >= 2:
-        return float(np.mean(np.interp(conf, cref.calib_conf, cref.calib_acc)))
-    return float(conf.mean())
+    parts = (
+        [(ref.confidence, np.ones(conf.size, dtype=bool))]
+        if table is None
+        else [(cref, rows) for _, cref, rows in profile_masks(ref, table)]
+    )
+    expected, counted = 0.0, 0
+    for cref, rows in parts:
+        c = conf[rows]
+        c = c[np.isfinite(c)]
+        if c.size == 0:
+            continue
+        acc = np.interp(c, cref.calib_conf, cref.calib_acc) if len(cref.calib_conf) >= 2 else c
+        expected += float(np.sum(acc))
+        counted += c.size
+    return expected / counted if counted else float("nan")
 
 
 __all__ = [
     "Calibration",
     "CheckResult",
+    "concept_tests",
     "data_tests",
     "decide",
     "estimated_accuracy",

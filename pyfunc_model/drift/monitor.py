@@ -17,8 +17,11 @@ import numpy as np
 
 from pyfunc_model.drift.checks import estimated_accuracy, run_tests
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.specs import COLUMNS, summarize
+from pyfunc_model.drift.specs import CATEGORICAL, COL, COLUMNS, RAW_NUMERIC, summarize
 from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns, RowSummary
+
+#: The fields a client may leave out; their sent shares are reported with every verdict.
+OPTIONAL_FIELDS = (*CATEGORICAL, *RAW_NUMERIC)
 
 
 @dataclass
@@ -146,7 +149,7 @@ class DriftMonitor:
                 "window",
                 [],
                 False,
-                estimated_accuracy(self.reference, conf),
+                estimated_accuracy(self.reference, conf, summary.table),
                 {"n_rows": held, "status": f"warming up: {held}/{self.min_batch} rows"},
             )
         verdict = self._test_window(*snapshot, held)
@@ -180,22 +183,30 @@ class DriftMonitor:
     ) -> DriftVerdict:
         alpha = self.false_alarm_budget * budget_share
         results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha)
-        flagged = [r for r in results if r.drifted]
+        verdict_tests = [r for r in results if r.kind != "completeness"]
+        flagged = [r for r in verdict_tests if r.drifted]
         data = [r for r in flagged if r.kind == "data"]
         concept = any(r.kind == "concept" for r in flagged)
         fields = list(dict.fromkeys(r.field for r in data))
+        finite = conf[np.isfinite(conf)] if has_conf else conf[:0]
         return DriftVerdict(
             drifted=bool(flagged),
-            score=max((r.severity for r in results), default=0.0),
+            score=max((r.severity for r in verdict_tests), default=0.0),
             scope=scope,
             drifted_features=fields,
             concept_drift=concept,
-            estimated_accuracy=estimated_accuracy(self.reference, conf if has_conf else None),
+            estimated_accuracy=estimated_accuracy(self.reference, conf if has_conf else None, table),
             details={
                 "n_rows": int(table.shape[0]),
                 "regime": "distance" if table.shape[0] > self.reference.settings["large_n"] else "calibrated",
                 "false_alarm_budget": alpha,
                 "flagged_tests": [r.name for r in flagged],
+                # fields sent less often than the reference allows: reported, never a drift verdict
+                "completeness_flagged": list(
+                    dict.fromkeys(r.field for r in results if r.kind == "completeness" and r.drifted)
+                ),
+                "mean_confidence": float(finite.mean()) if finite.size else float("nan"),
+                "sent_share": {f: float(1.0 - table[:, COL[f"{f}_missing"]].mean()) for f in OPTIONAL_FIELDS},
                 "tests": {r.name: r.as_dict() for r in results},
             },
         )

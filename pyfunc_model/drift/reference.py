@@ -170,6 +170,9 @@ class DriftReference:
     deployment: dict[str, Any]
     class_prior: dict[str, float] | None = None
     predicted_mix: dict[str, float] | None = None
+    #: confidence references of the input profiles other than full rows (``drift.profiles``);
+    #: absent in artifacts built before profiles existed, which still load
+    confidence_profiles: dict[str, ConfidenceRef] = field(default_factory=dict)
     version: int = SCHEMA_VERSION
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -186,15 +189,17 @@ class DriftReference:
                 f"unsupported DriftReference version {d.get('version')!r}, expected {SCHEMA_VERSION}: "
                 "re-train the model with this code version"
             )
-        conf = dict(d["confidence"])
-        conf["sketch"] = NumericSketch(**conf["sketch"])
+
+        def confidence_ref(c: dict[str, Any]) -> ConfidenceRef:
+            return ConfidenceRef(**{**c, "sketch": NumericSketch(**c["sketch"])})
+
         return cls(
             n_rows=int(d["n_rows"]),
             numeric={k: NumericSketch(**v) for k, v in d["numeric"].items()},
             shares={k: float(v) for k, v in d["shares"].items()},
             categorical={k: CategoricalRef(**v) for k, v in d["categorical"].items()},
             text=TextRef(**d["text"]),
-            confidence=ConfidenceRef(**conf),
+            confidence=confidence_ref(d["confidence"]),
             price_model=PriceModel(**d["price_model"]),
             price_range=list(d["price_range"]),
             settings={**DEFAULT_SETTINGS, **d.get("settings", {})},
@@ -202,6 +207,7 @@ class DriftReference:
             deployment=dict(d["deployment"]),
             class_prior=d.get("class_prior"),
             predicted_mix=d.get("predicted_mix"),
+            confidence_profiles={k: confidence_ref(v) for k, v in (d.get("confidence_profiles") or {}).items()},
         )
 
     def monitored(self, field_name: str) -> bool:

@@ -45,6 +45,10 @@ class Signal:
     #: share of the false-alarm budget its tests get relative to others (weighted Bonferroni),
     #: fixed a priori: the most informative test of a field gets more of the budget
     weight: float = 1.0
+    #: ``data``: a drifted test turns the verdict on. ``completeness``: how often a field is sent,
+    #: watched and reported (metrics, log) but never a drift verdict: a client that does not send
+    #: a field is not a shifted distribution (``drift.profiles``)
+    role: str = "data"
 
 
 CATEGORICAL = ("subcategory", "brand", "seller_id")
@@ -53,6 +57,10 @@ RAW_NUMERIC = ("price", "rating", "reviews_count")
 
 def _numeric(name: str, field: str, compute: Callable[[RowContext], np.ndarray], **kw: object) -> Signal:
     return Signal(name, field, compute, "numeric", kw.pop("tests", ("rank", "ks")), **kw)  # type: ignore[arg-type]
+
+
+def _missing(field: str) -> Signal:
+    return Signal(f"{field}_missing", field, lambda c: c.missing(field), "share", ("excess",), role="completeness")
 
 
 SIGNALS: tuple[Signal, ...] = (
@@ -64,9 +72,9 @@ SIGNALS: tuple[Signal, ...] = (
     _numeric("title_chars", "title", lambda c: c.title_chars),
     _numeric("title_oov_rate", "title", lambda c: c.title_oov_rate, tests=("rank",), one_sided=True),
     Signal("title_tokens", "title", lambda c: c.n_tokens, "tokens", ("chi2",)),
-    *(Signal(f"{f}_missing", f, lambda c, f=f: c.missing(f), "share", ("excess",)) for f in RAW_NUMERIC),
+    *(_missing(f) for f in RAW_NUMERIC),
     *(Signal(f, f, lambda c, f=f: c.bucket(f), "buckets", ("chi2",)) for f in CATEGORICAL),
-    *(Signal(f"{f}_missing", f, lambda c, f=f: c.missing(f), "share", ("excess",)) for f in CATEGORICAL),
+    *(_missing(f) for f in CATEGORICAL),
     *(Signal(f"{f}_unseen", f, lambda c, f=f: c.unseen(f), "share", ("excess",)) for f in CATEGORICAL),
     Signal("title_letter_share", "title", lambda c: c.title_letter_share, "row"),
     Signal("title_foreign_share", "title", lambda c: c.title_foreign_share, "row"),

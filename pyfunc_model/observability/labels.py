@@ -21,6 +21,8 @@ MODEL_USED = (*ROUTES, OTHER)
 SCOPES = ("batch", "window")
 #: One ``drift_input_drifted`` series per monitored input field.
 MONITORED_INPUTS = tuple(INPUT_COLUMNS)
+#: The inputs a client may leave out (everything but the title).
+OPTIONAL_INPUTS = tuple(c for c in INPUT_COLUMNS if c != "title")
 OUTCOMES = ("answered", "refused", "error")
 #: Where a failure with a traceback can come from.
 COMPONENTS = ("features", *ROUTES)

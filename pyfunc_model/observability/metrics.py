@@ -258,6 +258,24 @@ class ServingMetrics:
             multiprocess_mode="livemostrecent",
             registry=None,
         )
+        sent = Gauge(
+            f"{PREFIX}input_sent_share",
+            "Share of the rows of the latest drift check that sent this optional input.",
+            ["input"],
+            multiprocess_mode="livemostrecent",
+            registry=None,
+        )
+        low = Gauge(
+            f"{PREFIX}input_completeness_low",
+            "1 when the latest check saw this input sent less often than the reference allows.",
+            ["input"],
+            multiprocess_mode="livemax",
+            registry=None,
+        )
+        self.sent_share = {i: sent.labels(i) for i in labels.OPTIONAL_INPUTS}
+        self.completeness_low = {i: low.labels(i) for i in labels.OPTIONAL_INPUTS}
+        for gauge in self.completeness_low.values():
+            gauge.set(0)
         self.info = Gauge(
             f"{PREFIX}model_info",
             "The model this worker serves (value 1).",
@@ -345,6 +363,8 @@ class ServingMetrics:
         concept: bool,
         estimated_accuracy: float,
         mean_confidence: float,
+        sent_share: Mapping[str, float] | None = None,
+        completeness_low: Iterable[str] = (),
     ) -> None:
         if scope in self.drift:
             self._set(f"drift:{scope}", self.drift[scope], float(drifted))
@@ -357,6 +377,12 @@ class ServingMetrics:
             self.estimated_accuracy.set(estimated_accuracy)
         if mean_confidence == mean_confidence:
             self.mean_confidence.set(mean_confidence)
+        for name, share in (sent_share or {}).items():
+            if name in self.sent_share:
+                self.sent_share[name].set(share)
+        low = set(completeness_low)
+        for name, gauge in self.completeness_low.items():
+            self._set(f"completeness:{name}", gauge, float(name in low))
 
     def capture_written(self, n_rows: int) -> None:
         self.captured.inc(n_rows)

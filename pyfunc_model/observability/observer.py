@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from pyfunc_model.drift.checks import MEAN_CONFIDENCE_TEST
 from pyfunc_model.observability import labels
 from pyfunc_model.observability.logs import FailureReporter, configure_from_env, log_event
 from pyfunc_model.observability.metrics import ServingMetrics, serving_metrics
@@ -36,6 +35,7 @@ class Observer:
         self.metrics = metrics
         self.failures = FailureReporter()
         self._drifted: dict[str, bool] = {}  # per scope: batch and window verdicts are independent
+        self._completeness: dict[str, tuple[str, ...]] = {}  # per scope: inputs sent too rarely
         self._lock = threading.Lock()
 
     # ---- predict ------------------------------------------------------------------------
@@ -86,8 +86,8 @@ class Observer:
                 rows_tested=details.get("n_rows"),
                 estimated_accuracy=round(float(verdict.estimated_accuracy), 4),
             )
+        self._completeness_checked(verdict.scope, details)
         if self.metrics is not None:
-            confidence = (details.get("tests") or {}).get(MEAN_CONFIDENCE_TEST) or {}
             self.metrics.drift_checked(
                 verdict.scope,
                 drifted,
@@ -95,7 +95,29 @@ class Observer:
                 verdict.drifted_features,
                 bool(verdict.concept_drift),
                 float(verdict.estimated_accuracy),
-                float(confidence.get("statistic", np.nan)),
+                float(details.get("mean_confidence", np.nan)),
+                details.get("sent_share"),
+                details.get("completeness_flagged", ()),
+            )
+
+    def _completeness_checked(self, scope: str, details: Mapping[str, Any]) -> None:
+        """Log once when the inputs sent less often than the reference allows change (per scope)."""
+        if "completeness_flagged" not in details:
+            return
+        low = tuple(sorted(details["completeness_flagged"]))
+        with self._lock:
+            changed = low != self._completeness.get(scope, ())
+            self._completeness[scope] = low
+        if changed:
+            shares = details.get("sent_share") or {}
+            log_event(
+                logging.WARNING if low else logging.INFO,
+                "input_completeness_changed",
+                f"inputs sent less often than in training ({scope}): {', '.join(low) or 'none'}",
+                scope=scope,
+                inputs=list(low),
+                sent_share={k: round(float(v), 4) for k, v in shares.items()},
+                rows_tested=details.get("n_rows"),
             )
 
     def failed(self, component: str, exc: BaseException) -> None:
