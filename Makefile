@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 DATA ?= $(firstword $(wildcard ../shared/data/amazon_in_products.csv) synthetic)
 MODEL_NAME ?= product-classifier
 PORT ?= 5000
+# Your file's column names, e.g. COLUMNS=product_name=title,cat=category (empty: canonical names)
+COLUMNS ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 
@@ -19,7 +21,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 train: setup
-	$(BIN)/python -m training.train --data $(DATA) --registered-model-name $(MODEL_NAME)
+	$(BIN)/python -m training.train --data $(DATA) --registered-model-name $(MODEL_NAME) $(if $(COLUMNS),--columns '$(COLUMNS)')
 
 run: train
 	$(BIN)/python -m registry_scripts promote --latest --to production --registered-model-name $(MODEL_NAME)

@@ -8,6 +8,7 @@ reviews_count, category``. Number parsing is the serving code's own (:func:`pars
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from features.schema import INPUT_COLUMNS, LABEL, NUMERIC_FIELDS, parse_number
 from features.subsample import capped_groups
 from features.text import normalize_title
 from pyfunc_model.capture.rows import REVIEW_LABEL
+from training.columns import apply_columns
 
 PRICERUNNER_COLUMNS = [
     "product_id",
@@ -69,8 +71,9 @@ def _read_raw(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str)
 
 
-def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:
-    """Map a known raw layout to the canonical columns (label included)."""
+def to_canonical(raw: pd.DataFrame, columns: Mapping[str, str] | None = None, source: str = "the data") -> pd.DataFrame:
+    """Map a known raw layout, or the user's ``columns`` mapping, to the canonical columns (label included)."""
+    raw = apply_columns(raw, columns or {}, source)
     cols = set(raw.columns)
     if {"name", "main_category", "sub_category"} <= cols:
         frame = raw.rename(columns=AMAZON_MAP)
@@ -107,12 +110,12 @@ def to_canonical(raw: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def load_products(path: str | Path) -> tuple[pd.DataFrame, Fingerprint]:
+def load_products(path: str | Path, columns: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, Fingerprint]:
     """Read a CSV/Parquet file of product listings as canonical columns plus its fingerprint."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data file not found: {path}")
-    frame = to_canonical(_read_raw(path))
+    frame = to_canonical(_read_raw(path), columns, str(path))
     if frame.empty:
         raise DataFormatError(f"{path} has no rows with both a title and a category")
     return frame, Fingerprint(str(path.resolve()), file_sha256(path), len(frame))

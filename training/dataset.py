@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,6 +146,7 @@ def read_sample(
     seed: int = 0,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     min_rows_per_class: int = MIN_ROWS_PER_CLASS,
+    columns: Mapping[str, str] | None = None,
 ) -> SampledDataset:
     """Scan a Parquet file or folder in batches and keep a title-keyed sample of ``rows_per_class`` per class.
 
@@ -154,6 +155,11 @@ def read_sample(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"data not found: {path}")
+    if columns:
+        raise DataFormatError(
+            f"{path}: --columns applies to files read whole; a scanned Parquet dataset must use the canonical "
+            "column names (rename them when writing it, or train on one file without --rows-per-class)"
+        )
     files = parquet_files(path)
     columns = _check_files(files)
     counts: pd.Series = pd.Series(dtype="int64")
@@ -188,16 +194,16 @@ def read_sample(
 
 
 def load_training_data(
-    data: str | Path, rows_per_class: int | None = None, seed: int = 0
+    data: str | Path, rows_per_class: int | None = None, seed: int = 0, columns: Mapping[str, str] | None = None
 ) -> tuple[pd.DataFrame, Fingerprint]:
     """What ``training.train`` trains on: a Parquet folder is always scanned and sampled
     (``rows_per_class`` or :data:`DEFAULT_ROWS_PER_CLASS`); a single file is read whole and
     sampled only when ``rows_per_class`` is given. Class sizes are checked either way."""
     path = Path(data)
     if path.is_dir() or (rows_per_class and path.suffix.lower() in {".parquet", ".pq"}):
-        sampled = read_sample(path, rows_per_class or DEFAULT_ROWS_PER_CLASS, seed)
+        sampled = read_sample(path, rows_per_class or DEFAULT_ROWS_PER_CLASS, seed, columns=columns)
         return sampled.frame, sampled.fingerprint
-    frame, fingerprint = load_products(path)
+    frame, fingerprint = load_products(path, columns)
     check_class_sizes(frame[LABEL].value_counts())
     if rows_per_class:
         frame = stratified_sample(frame, rows_per_class, seed)
@@ -205,7 +211,7 @@ def load_training_data(
 
 
 def load_several(
-    paths: list[str], rows_per_class: int | None = None, seed: int = 0
+    paths: list[str], rows_per_class: int | None = None, seed: int = 0, columns: Mapping[str, str] | None = None
 ) -> tuple[pd.DataFrame, Fingerprint]:
     """Several data files as one training set (the catalogue plus labelled review exports).
 
@@ -216,10 +222,10 @@ def load_several(
     for data in paths:
         path = Path(data)
         if path.is_dir() or (rows_per_class and path.suffix.lower() in {".parquet", ".pq"}):
-            sampled = read_sample(path, rows_per_class or DEFAULT_ROWS_PER_CLASS, seed)
+            sampled = read_sample(path, rows_per_class or DEFAULT_ROWS_PER_CLASS, seed, columns=columns)
             frame, fingerprint = sampled.frame, sampled.fingerprint
         else:
-            frame, fingerprint = load_products(path)
+            frame, fingerprint = load_products(path, columns)
         frames.append(frame)
         prints.append(fingerprint)
     frame = pd.concat(frames, ignore_index=True)

@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
@@ -26,6 +27,7 @@ from pyfunc_model.model import ProductClassifierModel
 from pyfunc_model.review import THRESHOLD_KEY
 from pyfunc_model.temperature import TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY
 from training.baseline import MAX_BASELINE_ROWS, title_baselines
+from training.columns import CANONICAL, ColumnMappingError, parse_columns
 from training.cv import cross_validate, log_cv
 from training.data import Fingerprint, title_group_split, title_grouped_subset
 from training.dataset import load_several, load_training_data
@@ -51,14 +53,19 @@ SYNTHETIC = "synthetic"
 
 
 def load(
-    data: str | list[str], synthetic_rows: int, rows_per_class: int | None = None
+    data: str | list[str],
+    synthetic_rows: int,
+    rows_per_class: int | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> tuple[pd.DataFrame, Fingerprint]:
     if isinstance(data, list):  # several --data: the catalogue plus labelled review exports
-        return load_several(data, rows_per_class) if len(data) > 1 else load(data[0], synthetic_rows, rows_per_class)
+        if len(data) > 1:
+            return load_several(data, rows_per_class, columns=columns)
+        return load(data[0], synthetic_rows, rows_per_class, columns)
     if data == SYNTHETIC:
         frame = generate_synthetic_products(synthetic_rows, seed=0)
         return frame, Fingerprint(f"synthetic:{synthetic_rows}", "", len(frame))
-    return load_training_data(data, rows_per_class)
+    return load_training_data(data, rows_per_class, columns=columns)
 
 
 def train(
@@ -70,13 +77,14 @@ def train(
     experiment: str = "product-classifier",
     cv: int = 0,
     rows_per_class: int | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> str:
     """Run the whole training job; returns the MLflow run id.
 
     Data problems surface while loading, before a run exists: a failed load leaves no run and no model.
     """
     t0 = time.perf_counter()
-    frame, fingerprint = load(data, synthetic_rows, rows_per_class)
+    frame, fingerprint = load(data, synthetic_rows, rows_per_class, columns)
     train_df, test_df = title_group_split(frame, test_size, seed)
     log.info(
         "data: %d rows, %d categories (train %d, test %d)",
@@ -203,7 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         help="keep at most this many rows per category (title-keyed sample); a Parquet folder is always "
         "scanned in batches and sampled, by default to training.dataset.DEFAULT_ROWS_PER_CLASS",
     )
+    parser.add_argument(
+        "--columns",
+        default="",
+        help="your file's column names: <file column>=<canonical column>,... (e.g. product_name=title,cat=category); "
+        f"canonical columns: {', '.join(CANONICAL)}",
+    )
     args = parser.parse_args(argv)
+    try:
+        columns = parse_columns(args.columns)
+    except ColumnMappingError as exc:
+        parser.error(str(exc))
     if args.cv == 1 or args.cv < 0:
         parser.error("--cv must be 0 (off) or at least 2 folds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
@@ -218,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         args.experiment,
         args.cv,
         args.rows_per_class,
+        columns,
     )
     return 0
 
