@@ -27,6 +27,7 @@ from pyfunc_model.drift.ood import ood_flags, sent_mask
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.specs import summarize
+from pyfunc_model.explain import EXPLANATION_COLUMN, explanations, readable_names
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
@@ -67,7 +68,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.features = bundle.features
         self.classes = bundle.classes
         self.metadata = bundle.metadata
-        self.share_column = share_column(list(self.features.get_feature_names_out()))
+        self.feature_names = list(self.features.get_feature_names_out())
+        self.share_column = share_column(self.feature_names)
+        self.explained_names = readable_names(self.feature_names, [str(c) for c in self.classes])
         self.review_threshold = model_threshold(bundle.metadata)
         self.title_decision = TitleDecision.from_metadata(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
@@ -128,7 +131,20 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         scorers = self.observer.watch_scorers(self._scorers(prepared, X))
         result = run_chain(primary_proba, start, reasons, scorers, opts.confidence_threshold)
         review = opts.review_threshold if opts.review_threshold != USE_MODEL_THRESHOLD else self.review_threshold
-        return self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons, review)
+        out = self._output(result.proba, result.model_used, result.fallback_reason, verdict, row_reasons, review)
+        if opts.explain:
+            out[EXPLANATION_COLUMN] = explanations(
+                titles=columns["title"],
+                categories=out["category"].tolist(),
+                model_used=out["model_used"].tolist(),
+                class_index=np.nan_to_num(result.proba, nan=-1.0).argmax(axis=1),
+                scorer=self.features.text_ if X is not None else None,
+                booster=self.booster,
+                X=X,
+                feature_names=self.explained_names,
+                n_classes=k,
+            )
+        return out
 
     def _features(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray | None, str]:
         try:

@@ -22,6 +22,8 @@ class PredictParams:
     confidence_threshold: float = 0.0
     #: auto-accept confidence; -1 means the threshold chosen in training (artifact metadata)
     review_threshold: float = USE_MODEL_THRESHOLD
+    #: add an ``explanation`` column (``pyfunc_model.explain``); off, it costs nothing
+    explain: bool = False
 
     @classmethod
     def from_request(cls, params: dict[str, Any] | None) -> PredictParams:
@@ -44,7 +46,11 @@ class PredictParams:
             or not (review == USE_MODEL_THRESHOLD or 0.0 <= review <= 1.0)
         ):
             raise _bad("review_threshold", f"must be a number between 0 and 1 (or -1: the model's own), got {review!r}")
+        explain = params.get("explain", cls.explain)
+        if not isinstance(explain, bool):
+            raise _bad("explain", f"must be true or false, got {explain!r}")
         return cls(
+            explain=explain,
             on_drift=on_drift,
             confidence_threshold=float(threshold),
             review_threshold=float(review),
@@ -63,5 +69,6 @@ def param_schema() -> ParamSchema:
             ParamSpec("on_drift", "string", d.on_drift),
             ParamSpec("confidence_threshold", "double", d.confidence_threshold),
             ParamSpec("review_threshold", "double", d.review_threshold),
+            ParamSpec("explain", "boolean", d.explain),
         ]
     )

@@ -159,6 +159,25 @@ def test_params_match_in_process(champion_server: ModelServer, local_model: Any)
     assert (served["model_used"] != "primary").any()
 
 
+def test_explain_param_adds_the_explanation_served(champion_server: ModelServer, local_model: Any) -> None:
+    """`explain` in the JSON body: the same answers, plus each row's explanation as in-process."""
+    df = sample_products(20, seed=4)
+    body = json.dumps(
+        {"dataframe_split": json.loads(df.to_json(orient="split", index=False)), "params": {"explain": True}}
+    )
+    resp = champion_server.invoke(body)
+    assert resp.status_code == 200, resp.text[:2000]
+    served = pd.DataFrame(resp.json()["predictions"])
+    expected = local_model.predict(df, params={"explain": True})
+    assert_same_as_in_process(served, expected)
+    served_why = [json.loads(t) for t in served["explanation"]]
+    local_why = [json.loads(t) for t in expected["explanation"]]
+    for served_row, local_row in zip(served_why, local_why, strict=True):
+        assert [w for w, _ in served_row["title_words"]] == [w for w, _ in local_row["title_words"]]
+        assert [f for f, _ in served_row["features"]] == [f for f, _ in local_row["features"]]
+    assert all(w["category"] == c for w, c in zip(served_why, served["category"], strict=True))
+
+
 def test_on_drift_fallback_routes_drifted_batch(champion_server: ModelServer) -> None:
     """Real amazon.in rows against a synthetic-trained model drift; `on_drift=fallback` must say so per row."""
     df = sample_products(300, seed=4)
@@ -224,6 +243,13 @@ BAD_REQUESTS: list[tuple[str, bytes | str, str, tuple[int, ...], tuple[str, ...]
         JSON,
         (400,),
         ("confidence_threshold",),
+    ),
+    (
+        "param_explain_not_boolean",
+        json.dumps({"dataframe_records": [{"title": "a"}], "params": {"explain": "yes"}}),
+        JSON,
+        (400,),
+        ("explain",),
     ),
     ("wrong_content_type", "title\na", "text/plain", (415,), ("content type",)),
     ("legacy_parquet_type", b"PAR1", "application/x-parquet", (415,), ("parquet",)),
