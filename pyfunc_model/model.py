@@ -27,7 +27,7 @@ from pyfunc_model.drift.ood import ood_flags, sent_mask
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.specs import summarize
-from pyfunc_model.explain import EXPLANATION_COLUMN, explanations, readable_names
+from pyfunc_model.explain import EXPLANATION_COLUMN, ClassContributions, WordScores, explanations, readable_names
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
@@ -74,6 +74,8 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.review_threshold = model_threshold(bundle.metadata)
         self.title_decision = TitleDecision.from_metadata(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
+        self.contributions = ClassContributions(self.booster)  # split per class on the first explain
+        self.word_scores = WordScores()  # filled by explain requests only
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
         # deployment settings: as logged, overridden by environment variables; never per request
@@ -139,10 +141,10 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 model_used=out["model_used"].tolist(),
                 class_index=np.nan_to_num(result.proba, nan=-1.0).argmax(axis=1),
                 scorer=self.features.text_ if X is not None else None,
-                booster=self.booster,
+                contributions=self.contributions,
                 X=X,
                 feature_names=self.explained_names,
-                n_classes=k,
+                word_scores=self.word_scores,
             )
         return out
 

@@ -4,6 +4,7 @@ then feeds the review export."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -157,3 +158,20 @@ def test_drift_report_over_served_traffic(
     assert sum(g["rows"] for g in groups) == report["rows"] >= len(answered)
     assert max(g["workers"] for g in groups) == 2 or len(groups) == 2
     assert "by day and model version" in (tmp_path / "out" / "drift_report.html").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.server
+def test_review_export_explains_each_row(served_capture, trained_model: TrainedModel, tmp_path: Path) -> None:
+    folder, _ = served_capture
+    out = tmp_path / "review.csv"
+    cmd = [sys.executable, "-m", "registry_scripts", "review-export", "--capture", str(folder), "--out", str(out)]
+    env = trained_model.env(with_project_on_path=True)
+    proc = subprocess.run([*cmd, "--explain"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    review = pd.read_csv(out, keep_default_na=False)
+    assert len(review) > 0
+    for row in review.itertuples():
+        why = json.loads(row.explanation)
+        assert why["category"] == row.predicted_category  # the same model explains the answer it gave
+        assert why["title_words"] and all(word in row.title.split() for word, _ in why["title_words"])

@@ -50,6 +50,24 @@ def test_removing_the_top_word_lowers_that_class_score(logged_model):
         assert after[0, c] - after[1, c] == pytest.approx(drop, abs=1e-5)
 
 
+def test_pruned_words_keep_exact_values_and_the_top_word(logged_model):
+    model = logged_model.in_memory
+    scorer = model.features.text_
+    titles = _inputs(logged_model, 60)["title"].tolist()
+    margins = scorer.linear_.scores(scorer.vectorizer_.transform(titles))
+    best = margins[:, : len(model.classes)].argmax(axis=1)
+    every = title_word_effects(scorer, titles, best, candidates=None)
+    pruned = title_word_effects(scorer, titles, best, candidates=3)
+    same_top = 0
+    for all_words, few in zip(every, pruned, strict=True):
+        exact = dict(all_words)
+        assert len(few) == min(3, len(all_words))
+        for word, drop in few:
+            assert drop == pytest.approx(exact[word], abs=1e-6)  # pruning chooses words, never changes values
+        same_top += few[0][0] == all_words[0][0]
+    assert same_top >= 0.9 * len(titles)
+
+
 def test_booster_contributions_add_up_to_its_raw_score(logged_model):
     model = logged_model.in_memory
     prepared = prepare_input(_inputs(logged_model, 25))
@@ -57,7 +75,9 @@ def test_booster_contributions_add_up_to_its_raw_score(logged_model):
     k = len(model.classes)
     raw = np.asarray(model.booster.predict(X, raw_score=True, validate_features=False)).reshape(len(X), k)
     chosen = raw.argmax(axis=1)
-    contrib = booster_contributions(model.booster, X, chosen, k)
+    contrib = booster_contributions(model.booster, X, chosen)
+    whole = np.asarray(model.booster.predict(X, pred_contrib=True, validate_features=False)).reshape(len(X), k, -1)
+    np.testing.assert_allclose(contrib, whole[np.arange(len(X)), chosen], atol=1e-9)  # LightGBM's own values
     assert contrib.sum(axis=1) == pytest.approx(raw[np.arange(len(X)), chosen], abs=1e-6)
 
 
