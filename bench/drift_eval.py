@@ -71,12 +71,14 @@ def unseen_brand_rows(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Ge
 
 
 def category_mix(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, s: float) -> pd.DataFrame:
-    """A share of the batch replaced by listings of three random categories."""
+    """A share of the batch replaced by listings of three random categories, in random order (as a
+    stream they arrive mixed with the others from the first row on)."""
     cats = rng.choice(pool[LABEL].unique(), size=3, replace=False)
     inside = np.flatnonzero(pool[LABEL].isin(cats).to_numpy())
     k = round(s * len(batch))
     extra = pool.iloc[rng.choice(inside, size=k, replace=len(inside) < k)]
-    return pd.concat([batch.iloc[k:], extra], ignore_index=True)
+    mixed = pd.concat([batch.iloc[k:], extra], ignore_index=True)
+    return mixed.iloc[rng.permutation(len(mixed))].reset_index(drop=True)
 
 
 def shorter_titles(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, s: float) -> pd.DataFrame:

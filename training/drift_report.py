@@ -85,7 +85,9 @@ def feature_plots(ref: DriftReference, summary: RowSummary, confidence: np.ndarr
 
     plots = {}
     for name in NUMERIC:
-        sketch = ref.numeric[name]
+        sketch = ref.numeric.get(name)
+        if sketch is None:  # a value the reference's artifact did not monitor yet
+            continue
         values = summary.col(name)
         values = values[np.isfinite(values)]
         if not sketch.usable or values.size == 0:

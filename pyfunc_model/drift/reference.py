@@ -77,6 +77,10 @@ def price_lookup(pm: PriceModel) -> PriceLookup:
             decode_array(pm.own_price, "float32").astype("float64"),
             decode_array(pm.own_nearest, "float32").astype("float64"),
         ),
+        index_own_title=None
+        if pm.own_price_title is None
+        else decode_array(pm.own_price_title, "float32").astype("float64"),
+        sigma_title=None if pm.sigma_title is None else np.asarray(pm.sigma_title, dtype="float64"),
     )
 
 
@@ -144,6 +148,10 @@ class PriceModel:
     residual_std: float
     own_price: str | None = None  # base64 float32: each training title's out-of-fold predicted log price
     own_nearest: str | None = None  # base64 float32: ... and its out-of-fold nearest-neighbour similarity
+    #: the prediction from the title alone (rows without a sub-category): out-of-fold predicted log
+    #: price per training title and residual spread per similarity bin
+    own_price_title: str | None = None
+    sigma_title: list[float] | None = None
 
 
 @dataclass

@@ -67,6 +67,8 @@ SIGNALS: tuple[Signal, ...] = (
     _numeric("price", "price", lambda c: c.log1p("price")),
     # price given title words and sub-category: half the spread of price alone, so twice the power
     _numeric("price_residual", "price", lambda c: c.price_residual, weight=3.0),
+    # the same for rows sent without a sub-category, against training's title-only residuals
+    _numeric("price_residual_title", "price", lambda c: c.price_residual_title, weight=3.0),
     _numeric("rating", "rating", lambda c: c.number("rating")),
     _numeric("reviews_count", "reviews_count", lambda c: c.log1p("reviews_count")),
     _numeric("title_chars", "title", lambda c: c.title_chars),
@@ -87,15 +89,17 @@ NUMERIC = tuple(s.name for s in SIGNALS if s.kind == "numeric")
 TESTED = tuple(s for s in SIGNALS if s.tests)
 
 
-def build_summary(prepared: PreparedColumns, lookups: Lookups, max_residual_titles: int | None = -1) -> RowSummary:
+def build_summary(
+    prepared: PreparedColumns, lookups: Lookups, max_residual_titles: int | None = -1, every_profile: bool = False
+) -> RowSummary:
     """Every declared per-row value of ``prepared`` (one column each) plus the token histogram.
 
     ``max_residual_titles``: cap on the titles given a price residual (-1: the serving default;
-    None: every title, as training needs)."""
+    None: every title, as training needs). ``every_profile``: see :class:`RowContext`."""
     ctx = (
-        RowContext(prepared, lookups)
+        RowContext(prepared, lookups, every_profile=every_profile)
         if max_residual_titles == -1
-        else RowContext(prepared, lookups, max_residual_titles)
+        else RowContext(prepared, lookups, max_residual_titles, every_profile)
     )
     table = np.empty((ctx.n, len(COLUMNS)))
     for i, signal in enumerate(SIGNALS):

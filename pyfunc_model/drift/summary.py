@@ -83,26 +83,41 @@ class PriceLookup:
     #: per training title, its out-of-fold (predicted log price, nearest similarity): what a
     #: title sent again is priced with, exactly as the reference priced it (None: not stored)
     index_own: tuple[np.ndarray, np.ndarray] | None = None
+    #: the same for the prediction made without the sub-category, and its residual spread per
+    #: similarity bin (None in references built before rows without a sub-category had their own)
+    index_own_title: np.ndarray | None = None
+    sigma_title: np.ndarray | None = None
 
-    def spread(self, nearest: np.ndarray) -> np.ndarray:
-        """Expected error spread of a prediction whose nearest training title has similarity ``nearest``."""
-        return self.sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
+    def spread(self, nearest: np.ndarray, title_only: bool = False) -> np.ndarray:
+        """Expected error spread of a prediction whose nearest training title has similarity ``nearest``
+        (``title_only``: of the prediction made without the sub-category)."""
+        sigma = self.sigma_title if title_only and self.sigma_title is not None else self.sigma
+        return sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
 
     def predict(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr).
+        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr)."""
+        with_sub, _, nearest = self.predict_both(words, subcategory)
+        return with_sub, nearest
 
-        Plain numpy over the csr arrays (no scipy matrix products): for the few rows of a request
-        the sparse-matrix machinery costs more than the arithmetic.
+    def predict_both(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(predicted log price with the row's sub-category, predicted without it, nearest similarity).
+
+        A row that sends no sub-category is priced from its title alone, so its residual has its
+        own spread and reference (the ``price_residual_title`` signal); both predictions share
+        the neighbour search, the costly part. Plain numpy over the csr arrays (no scipy matrix
+        products): for the few rows of a request the sparse-matrix machinery costs more than the
+        arithmetic.
         """
         words = words.tocsr()
         n = words.shape[0]
         row_of = np.repeat(np.arange(n), np.diff(words.indptr))
         ids, data = words.indices, words.data.astype("float64")
         # astype: numpy's weighted bincount of no values is int64
-        ridge = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n).astype("float64", copy=False)
-        ridge += _lookup(*self.subcategory, subcategory) + self.intercept
+        title = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n).astype("float64", copy=False)
+        title += self.intercept
+        ridge = title + _lookup(*self.subcategory, subcategory)
         if self.index.shape[1] == 0 or n == 0:
-            return ridge, np.zeros(n)
+            return ridge, title, np.zeros(n)
         query = data * self.idf[ids]  # l2-normalised tf-idf of each row
         norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n).astype("float64", copy=False))
         query /= np.where(norms > 0, norms, 1.0)[row_of]
@@ -124,12 +139,15 @@ class PriceLookup:
             knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
             best[lo:hi] = s.max(axis=1)
         lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
-        predicted = lam * knn + (1.0 - lam) * ridge
+        with_sub = lam * knn + (1.0 - lam) * ridge
+        without = lam * knn + (1.0 - lam) * title
         if self.index_own is not None:
             repeated = own >= 0
-            predicted[repeated] = self.index_own[0][own[repeated]]
+            with_sub[repeated] = self.index_own[0][own[repeated]]
+            if self.index_own_title is not None:
+                without[repeated] = self.index_own_title[own[repeated]]
             best[repeated] = self.index_own[1][own[repeated]]
-        return predicted, best
+        return with_sub, without, best
 
     def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
         """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
@@ -256,11 +274,19 @@ class RowContext:
     """
 
     def __init__(
-        self, prepared: PreparedColumns, lookups: Lookups, max_residual_titles: int | None = MAX_RESIDUAL_TITLES
+        self,
+        prepared: PreparedColumns,
+        lookups: Lookups,
+        max_residual_titles: int | None = MAX_RESIDUAL_TITLES,
+        every_profile: bool = False,
     ) -> None:
+        """``every_profile``: give every row the values of every input profile it could be sent as
+        (training: the title-only price residual of rows that do have a sub-category), so each
+        profile's reference holds every training row."""
         self.prepared = prepared
         self.lookups = lookups
         self.max_residual_titles = max_residual_titles
+        self.every_profile = every_profile
         self._buckets: dict[str, np.ndarray] = {}
         self.n = len(prepared) if isinstance(prepared, pd.DataFrame) else len(prepared["title"])
 
@@ -357,12 +383,11 @@ class RowContext:
         return self._per_row(token_histogram(self._titles[0]))
 
     @cached_property
-    def price_residual(self) -> np.ndarray:
-        """(log price - its prediction from title and sub-category) / the prediction's expected error.
+    def _price_predictions(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Per row: predicted log price with its sub-category, without it, and the spread of each.
 
         Computed for at most :data:`MAX_RESIDUAL_TITLES` distinct titles (evenly spaced; NaN for
-        the others): enough for the tests, and bounded work on large batches.
-        """
+        the others): enough for the tests, and bounded work on large batches."""
         tokens, _, unique, inverse = self._titles
         chosen = np.arange(len(unique))
         cap = self.max_residual_titles
@@ -376,13 +401,35 @@ class RowContext:
             first_row[inverse[::-1]] = np.arange(self.n)[::-1]
         else:
             first_row = np.arange(self.n)
-        predicted, nearest = self.lookups.price.predict(words, sub[first_row[chosen]])
-        sigma = self.lookups.price.spread(nearest)
-        expected = np.full(len(unique), np.nan)
-        expected[chosen] = predicted
-        spread = np.full(len(unique), np.nan)
-        spread[chosen] = sigma
-        return (self.log1p("price") - self._per_row(expected)) / self._per_row(spread)
+        price = self.lookups.price
+        with_sub, without, nearest = price.predict_both(words, sub[first_row[chosen]])
+        out = np.full((4, len(unique)), np.nan)
+        out[:, chosen] = (with_sub, price.spread(nearest), without, price.spread(nearest, title_only=True))
+        with_sub, spread, title, title_spread = (self._per_row(v) for v in out)
+        return (with_sub, spread), (title, title_spread)
+
+    @cached_property
+    def price_residual(self) -> np.ndarray:
+        """(log price - its prediction from title and sub-category) / the prediction's expected
+        error, on rows that sent a sub-category (NaN on the others: see :attr:`price_residual_title`)."""
+        if not np.isfinite(self.number("price")).any():
+            return np.full(self.n, np.nan)  # no price sent: no neighbour search
+        (expected, spread), _ = self._price_predictions
+        residual = (self.log1p("price") - expected) / spread
+        residual[np.isnan(self.bucket("subcategory"))] = np.nan
+        return residual
+
+    @cached_property
+    def price_residual_title(self) -> np.ndarray:
+        """The same from the title alone, on rows that sent no sub-category (every row with
+        ``every_profile``): their traffic is compared with training's title-only residuals."""
+        if not np.isfinite(self.number("price")).any():
+            return np.full(self.n, np.nan)
+        _, (expected, spread) = self._price_predictions
+        residual = (self.log1p("price") - expected) / spread
+        if not self.every_profile:
+            residual[~np.isnan(self.bucket("subcategory"))] = np.nan
+        return residual
 
 
 def token_shares(tokens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

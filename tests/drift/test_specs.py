@@ -31,6 +31,7 @@ def _novel(rng: np.random.Generator, k: int) -> list[str]:
 SHIFTS: dict[str, tuple[Shift, bool]] = {
     "price": (lambda r, g: r.assign(price=r["price"] * 3), True),
     "price_residual": (lambda r, g: r.assign(price=r["price"] * 3), True),
+    "price_residual_title": (lambda r, g: r.assign(price=r["price"] * 3), True),
     "rating": (lambda r, g: r.assign(rating=r["rating"] - 1.0), False),
     "reviews_count": (lambda r, g: r.assign(reviews_count=r["reviews_count"] * 20 + 1000), True),
     "title_chars": (lambda r, g: r.assign(title=r["title"] + " " + r["title"]), True),
@@ -50,6 +51,10 @@ SHIFTS: dict[str, tuple[Shift, bool]] = {
 #: Signals the synthetic training rows give nothing to shift: sellers are never sent, and a
 #: brand is always derived from the title; their values must still be well formed.
 UNSHIFTABLE = {"seller_id", "seller_id_missing", "seller_id_unseen", "brand_missing"}
+#: Signals of one input profile: the rows are sent that way before and after the shift.
+PROFILE: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
+    "price_residual_title": lambda r: r.assign(subcategory=None),
+}
 
 
 def test_every_signal_is_covered_here() -> None:
@@ -58,7 +63,7 @@ def test_every_signal_is_covered_here() -> None:
 
 @pytest.mark.parametrize("signal", SIGNALS, ids=lambda s: s.name)
 def test_signal(signal, reference: DriftReference) -> None:
-    raw = make_products(300, seed=21)
+    raw = PROFILE.get(signal.name, lambda r: r)(make_products(300, seed=21))
     base = summarize(ProductFeatures.prepare(raw), reference).col(signal.name)
     assert base.shape == (300,) and not np.isinf(base).any()
     if signal.name in UNSHIFTABLE:

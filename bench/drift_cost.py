@@ -1,0 +1,83 @@
+"""What the drift monitor costs inside ``predict``: its share of the call at 1, 100 and 1,000 rows.
+
+    MLFLOW_TRACKING_URI=sqlite:///mlflow.db python bench/drift_cost.py [--model-uri URI] [--sizes 1,100,1000]
+
+The loaded artifact's Python model; batches of distinct titles (``bench/workload.py``), sent with
+every field, with a title and a price, and with a title only. Per call, ``predict`` is timed and then
+the drift work it contains, repeated on the same batch: the per-row values (``summarize``), the row
+reasons (``ood_flags``) and the verdict (``DriftMonitor.check``: the request's own tests from 30 rows,
+the shared window below). p50 of each over ``--repeats`` fresh batches. Target: drift <= 15 % of
+``predict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from workload import DEFAULT_DATA, DEFAULT_MODEL_URI, distinct_pool, distinct_title_batch
+
+from features.prepared import prepare_input
+from pyfunc_model.drift import DriftMonitor, ood_flags, summarize
+from training.data import load_products
+
+PROFILES = {"all fields": None, "title + price": ("title", "price"), "title only": ("title",)}
+
+
+def keep(frame: pd.DataFrame, fields: tuple[str, ...] | None) -> pd.DataFrame:
+    return frame if fields is None else frame[list(fields)]
+
+
+def measure(model: object, batches: list[pd.DataFrame]) -> tuple[float, float, float, float]:
+    """(predict p50, drift p50, predict mean, drift mean) in ms over ``batches``, alternated call by
+    call (the mean counts the window tests that single rows run one call in ten)."""
+    monitor = DriftMonitor(model.drift_reference)  # type: ignore[attr-defined]
+    predict_s, drift_s = [], []
+    for batch in batches:
+        t = time.perf_counter()
+        out = model.predict(None, batch)  # type: ignore[attr-defined]
+        predict_s.append(time.perf_counter() - t)
+        columns = prepare_input(batch).columns
+        conf = out["confidence"].to_numpy(dtype="float64")
+        t = time.perf_counter()
+        summary = summarize(columns, model.drift_reference)  # type: ignore[attr-defined]
+        ood_flags(columns, model.drift_reference, summary)  # type: ignore[attr-defined]
+        monitor.check(None, conf, summary=summary)
+        drift_s.append(time.perf_counter() - t)
+    p, d = np.asarray(predict_s) * 1e3, np.asarray(drift_s) * 1e3
+    return float(np.median(p)), float(np.median(d)), float(p.mean()), float(d.mean())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model-uri", default=DEFAULT_MODEL_URI)
+    ap.add_argument("--data", default=str(DEFAULT_DATA))
+    ap.add_argument("--sizes", default="1,100,1000")
+    ap.add_argument("--repeats", type=int, default=60)
+    args = ap.parse_args()
+    model = mlflow.pyfunc.load_model(args.model_uri).unwrap_python_model()
+    frame, _ = load_products(args.data)
+    pool = distinct_pool(frame).drop(columns=["category"])
+    print("| input | rows | predict p50 ms | drift p50 ms | share of p50 | share of mean |")
+    print("|---|---|---|---|---|---|")
+    for name, fields in PROFILES.items():
+        for n in (int(s) for s in args.sizes.split(",")):
+            repeats = args.repeats if n < 1000 else max(10, args.repeats // 4)
+            rows = distinct_title_batch(pool, n * (repeats + 1))
+            batches = [keep(rows.iloc[i * n : (i + 1) * n], fields) for i in range(repeats + 1)]
+            model.predict(None, batches[0])  # warm caches
+            p, d, pm, dm = measure(model, batches[1:])
+            print(f"| {name} | {n} | {p:.2f} | {d:.2f} | {d / p:.0%} | {dm / pm:.0%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
