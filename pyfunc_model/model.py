@@ -24,6 +24,7 @@ from pyfunc_model.capture import NO_CAPTURE, open_capture
 from pyfunc_model.chain import nonempty_title_rows, run_chain, softmax
 from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import ood_flags, sent_mask
+from pyfunc_model.drift.profiles import drift_view
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.specs import summarize
@@ -123,7 +124,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
         )
 
-        summary = summarize(columns, self.drift_reference)  # computed once, read by both checks
+        brand_sent = sent.get("brand") if sent else None
+        # computed once, read by both checks; brands the client did not send as the reference sees them
+        summary = summarize(drift_view(columns, self.drift_reference, brand_sent), self.drift_reference)
         row_reasons = flags.merged(ood_flags(columns, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
         verdict = self.monitor.check(None, confidence, summary=summary)

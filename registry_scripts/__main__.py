@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from registry_scripts import gate, listing, promote, register, review_export, rollback
+from registry_scripts import gate, listing, promote, register, review_export, rollback, shadow
 from registry_scripts._common import DEFAULT_MODEL_NAME, EXIT_ERROR, CommandError, explain_mlflow_error
 
 COMMANDS: dict[str, tuple[object, str]] = {
@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[object, str]] = {
     "gate": (gate, "compare a candidate with the champion on held-out data; non-zero exit when refused"),
     "rollback": (rollback, "make the previous champion the champion/Production again"),
     "list": (listing, "table of versions, stages, aliases, key metrics, created, source run"),
+    "shadow": (shadow, "replay captured traffic through a candidate beside the champion: agreement, review, drift"),
     "review-export": (review_export, "captured rows that needed review, with top alternatives, as a CSV to label"),
 }
 

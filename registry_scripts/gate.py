@@ -32,6 +32,8 @@ REQUIRED_ARTIFACTS = {"drift_reference": "drift_reference.json", "fallbacks": "f
 F1_METRICS = ("macro_f1", "macro_f1_title_only")
 DEFAULT_MAX_F1_DROP = 0.01
 DEFAULT_MAX_LATENCY_RATIO = 1.5
+DEFAULT_MIN_AGREEMENT = 0.9
+DEFAULT_MAX_REVIEW_INCREASE = 0.05
 EXIT_REFUSED = 1
 
 
@@ -87,6 +89,23 @@ def add_gate_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_MAX_LATENCY_RATIO,
         help="largest allowed candidate/champion single-row latency ratio (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--capture",
+        default=None,
+        help="also replay this capture (folder or s3://...) through both models and bound agreement and review share",
+    )
+    parser.add_argument(
+        "--min-agreement",
+        type=float,
+        default=DEFAULT_MIN_AGREEMENT,
+        help="with --capture: smallest share of captured rows answered alike (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-review-increase",
+        type=float,
+        default=DEFAULT_MAX_REVIEW_INCREASE,
+        help="with --capture: largest rise of the needs_review share over the champion's (default: %(default)s)",
     )
 
 
@@ -243,8 +262,14 @@ def evaluate_gate(
     data: str | None = None,
     max_f1_drop: float = DEFAULT_MAX_F1_DROP,
     max_latency_ratio: float = DEFAULT_MAX_LATENCY_RATIO,
+    capture: str | None = None,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    max_review_increase: float = DEFAULT_MAX_REVIEW_INCREASE,
 ) -> GateResult:
-    """Run every check; never raises for a failed check (those become FAIL rows)."""
+    """Run every check; never raises for a failed check (those become FAIL rows).
+
+    ``capture``: captured traffic replayed through both models (``registry_scripts.shadow``);
+    adds an agreement check and a needs_review share check."""
     import mlflow.pyfunc
 
     cand_mv = get_version(client, name, candidate)
@@ -342,7 +367,45 @@ def evaluate_gate(
                     f"ratio {ratio:.2f}",
                 )
             )
+        if capture:
+            result.checks += capture_checks(cand_model, champ_model, capture, min_agreement, max_review_increase)
     return result
+
+
+def capture_checks(
+    cand_model: Any, champ_model: Any | None, capture: str, min_agreement: float, max_review_increase: float
+) -> list[Check]:
+    """Agreement and needs_review share of both models on captured production traffic."""
+    from registry_scripts import shadow
+
+    inputs = shadow.load_capture_inputs(capture)
+    if champ_model is None:
+        scored = shadow.score_all(cand_model, inputs, "candidate")
+        review = shadow.model_shares(scored.output)["needs_review_share"]
+        note = f"no champion to compare with; needs_review {review:.1%}"
+        return [Check("shadow: captured rows", f"{len(inputs)} rows", "-", "-", True, note)]
+    report = shadow.replay(champ_model, cand_model, inputs)
+    agreement_ok = _threshold_check("shadow_agreement", report.agreement, min_agreement, greater_is_better=True)
+    review = report.models["needs_review_share"]
+    ceiling = float(review["champion"]) + max_review_increase
+    review_ok = _threshold_check("shadow_review_share", float(review["candidate"]), ceiling, greater_is_better=False)
+    return [
+        Check(
+            "shadow: agreement on captured rows",
+            f"{report.agreement:.1%}",
+            "-",
+            f">= {min_agreement:.1%}",
+            agreement_ok,
+            f"{report.rows} rows; on rows the champion accepted: {report.accepted_agreement:.1%}",
+        ),
+        Check(
+            "shadow: needs_review share",
+            f"{float(review['candidate']):.1%}",
+            f"{float(review['champion']):.1%}",
+            f"<= {ceiling:.1%}",
+            review_ok,
+        ),
+    ]
 
 
 def print_result(result: GateResult, name: str) -> None:
@@ -368,6 +431,7 @@ def record_result(client: Any, name: str, result: GateResult, args: argparse.Nam
         "data": result.data[:300],
         "max_f1_drop": args.max_f1_drop,
         "max_latency_ratio": args.max_latency_ratio,
+        "capture": getattr(args, "capture", None),
         "failed": [c.name for c in result.checks if not c.passed],
         "checks": checks,
     }
@@ -389,7 +453,15 @@ def record_result(client: Any, name: str, result: GateResult, args: argparse.Nam
 def run(args: argparse.Namespace) -> int:
     client = get_client()
     result = evaluate_gate(
-        client, args.registered_model_name, args.candidate, args.data, args.max_f1_drop, args.max_latency_ratio
+        client,
+        args.registered_model_name,
+        args.candidate,
+        args.data,
+        args.max_f1_drop,
+        args.max_latency_ratio,
+        args.capture,
+        args.min_agreement,
+        args.max_review_increase,
     )
     print_result(result, args.registered_model_name)
     record_result(client, args.registered_model_name, result, args)

@@ -24,6 +24,7 @@ from features.hashing import hash_buckets
 from features.subsample import capped_groups
 from features.text import normalize_title
 from pyfunc_model.drift.checks import SCORE_RANGE, data_tests, normal_score, test_weight, weighted_scores
+from pyfunc_model.drift.profiles import BRAND_AS_SENT
 from pyfunc_model.drift.reference import (
     CATEGORICAL_LEVELS,
     DEFAULT_SETTINGS,
@@ -391,6 +392,7 @@ def build_reference(
     predicted_mix: dict[str, float] | None = None,
     *,
     profile_confidence: dict[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    brand_sent: np.ndarray | None = None,
     n_folds: int = 5,
     settings: dict[str, float] | None = None,
     deployment: DriftSettings | None = None,
@@ -402,10 +404,15 @@ def build_reference(
     validation confidences (``val_correct``: whether each validation prediction was right).
     ``profile_confidence``: the same for the other input profiles (``pyfunc_model.drift.profiles``),
     e.g. the validation rows' title-only copies, so that their traffic is judged against its own kind.
+    ``brand_sent``: training rows whose brand was in the data (not derived from the title); when
+    the data had brands, the reference keeps only those (``drift.profiles.drift_view``).
 
     Past ``max_rows`` training rows, a title-grouped random subset of that size is used."""
     cfg = {**DEFAULT_SETTINGS, **(settings or {})}
     prepared = prepared.reset_index(drop=True)
+    if brand_sent is not None and float(np.mean(brand_sent)) >= MIN_PRESENT_SHARE:
+        cfg[BRAND_AS_SENT] = 1.0
+        prepared = prepared.assign(brand=prepared["brand"].where(np.asarray(brand_sent, dtype=bool), None))
     subset = capped_groups(normalize_title(prepared["title"]).to_numpy(), max_rows, seed)
     if subset is not None:
         prepared = prepared[subset].reset_index(drop=True)

@@ -31,6 +31,8 @@ from features.pipeline import ProductFeatures
 from features.schema import CATEGORICAL_FIELDS, LABEL
 from pyfunc_model.capture.read import is_capture
 from pyfunc_model.drift import DriftMonitor, DriftReference, DriftVerdict, ood_flags, summarize
+from pyfunc_model.drift.ood import sent_mask
+from pyfunc_model.drift.profiles import drift_view
 from pyfunc_model.drift.sketch import QUANTILE_LEVELS
 from pyfunc_model.drift.specs import CATEGORICAL, NUMERIC
 from pyfunc_model.drift.summary import RowSummary, token_shares
@@ -256,7 +258,7 @@ def run(model_uri: str | None, data: str, out: str, chunk_rows: int = 200, shuff
         reference = load_reference(mlflow.pyfunc.load_model(model_uri))
         conf, predicted = capture_drift.confidences(captured)
         labels, fingerprint = None, Fingerprint(data, "", len(captured))
-        prepared = ProductFeatures.prepare(inputs)
+        prepared = drift_view(ProductFeatures.prepare(inputs), reference, sent_mask(inputs, "brand"))
         groups = capture_drift.group_verdicts(reference, prepared, captured)
     else:
         if model_uri is None:
@@ -267,7 +269,7 @@ def run(model_uri: str | None, data: str, out: str, chunk_rows: int = 200, shuff
         labels = frame[LABEL].astype(str).to_numpy() if LABEL in frame.columns else None
         inputs = frame.drop(columns=[LABEL], errors="ignore")
         conf, predicted = model_confidence(model, inputs)
-        prepared = ProductFeatures.prepare(inputs)
+        prepared = drift_view(ProductFeatures.prepare(inputs), reference, sent_mask(inputs, "brand"))
         groups = []
     report, summary = build_summary(reference, prepared, conf, labels, predicted, chunk_rows, shuffle)
     report.update({"model_uri": model_uri, "data": fingerprint.path, "data_sha256": fingerprint.sha256})

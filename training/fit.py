@@ -23,6 +23,7 @@ from features.subsample import capped_groups
 from features.text import normalize_title
 from pyfunc_model.bundle import Fallbacks, ModelBundle
 from pyfunc_model.chain import softmax
+from pyfunc_model.drift.ood import sent_mask
 from pyfunc_model.drift.profiles import TITLE_ONLY
 from pyfunc_model.fallbacks import PriorClassifier, RuleClassifier, forest_input
 from pyfunc_model.temperature import TEMPERATURE_KEY, known_subcategory, row_temperatures, share_column
@@ -143,6 +144,7 @@ def fit_model(train_df: pd.DataFrame, seed: int = 42, progress: logging.Logger =
         profile_confidence={
             TITLE_ONLY: (valid_proba[copies].max(axis=1), valid_proba[copies].argmax(axis=1) == y[valid_rows[copies]])
         },
+        brand_sent=sent_mask(train_df, "brand"),
     )
     bundle = ModelBundle(
         features=features,

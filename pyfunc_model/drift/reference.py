@@ -41,6 +41,7 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "garbled_letter_share": 0.3,  # garbled title when fewer letters than this among visible chars
     "no_known_words_oov_rate": 0.75,  # title with no known words when at least this share is unseen
     "foreign_script_share": 0.5,  # foreign-script title when this share of letters is non-Latin
+    "brand_as_sent": 0.0,  # 1.0: the reference's brands are the training data's own (drift.profiles)
 }
 
 

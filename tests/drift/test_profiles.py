@@ -15,7 +15,8 @@ import pytest
 
 from features.pipeline import ProductFeatures
 from pyfunc_model.drift import DriftMonitor, DriftReference
-from pyfunc_model.drift.profiles import TITLE_ONLY
+from pyfunc_model.drift.ood import sent_mask
+from pyfunc_model.drift.profiles import BRAND_AS_SENT, TITLE_ONLY, drift_view
 from tests.drift.conftest import make_products
 from training.drift_reference import build_reference
 
@@ -102,3 +103,37 @@ def test_a_reference_without_profiles_round_trips_and_skips_rows_it_has_no_refer
         ProductFeatures.prepare(_rows(5, [])), _conf(TITLE_CONF, seed=3)
     )
     assert not verdict.concept_drift
+
+
+def test_brands_derived_from_titles_are_not_compared_with_a_catalogues_own_brands() -> None:
+    raw = make_products(600, seed=1)
+    # the catalogue's brands are not the titles' first words (as in most real catalogues)
+    catalogue = raw.assign(brand="house " + raw["title"].str.split().str[0])
+    conf = np.random.default_rng(1).beta(*FULL_CONF, size=600)
+    ref = build_reference(
+        ProductFeatures.prepare(catalogue),
+        conf,
+        conf > 0.5,
+        calibration_chunks=20,
+        brand_sent=sent_mask(catalogue, "brand"),
+    )
+    assert ref.settings[BRAND_AS_SENT] == 1.0
+    client = make_products(300, seed=5).assign(brand=None)  # sends no brand: the model derives one
+    prepared = ProductFeatures.prepare(client)
+    assert "brand" in DriftMonitor(ref).check(prepared, None).drifted_features  # compared as is, they differ
+    verdict = DriftMonitor(ref).check(drift_view(prepared, ref, sent_mask(client, "brand")), None)
+    assert not verdict.drifted, verdict.details["flagged_tests"]
+    assert "brand" in verdict.details["completeness_flagged"]  # reported as a field not sent
+    # brands a client does send are still compared
+    shifted = make_products(300, seed=5).assign(brand="house newcomer")
+    moved = DriftMonitor(ref).check(
+        drift_view(ProductFeatures.prepare(shifted), ref, sent_mask(shifted, "brand")), None
+    )
+    assert "brand" in moved.drifted_features
+
+
+def test_catalogues_without_brands_keep_comparing_derived_ones(reference: DriftReference) -> None:
+    assert reference.settings[BRAND_AS_SENT] == 0.0  # built without brand_sent, as older artifacts
+    client = make_products(300, seed=5).assign(brand=None)
+    prepared = ProductFeatures.prepare(client)
+    assert drift_view(prepared, reference, sent_mask(client, "brand")) is prepared
