@@ -408,6 +408,21 @@ def capture_checks(
     ]
 
 
+def evaluate_from_args(client: Any, name: str, candidate: int, args: argparse.Namespace) -> GateResult:
+    """:func:`evaluate_gate` with the options of :func:`add_gate_options` (gate and promote share them)."""
+    return evaluate_gate(
+        client,
+        name,
+        candidate,
+        args.data,
+        args.max_f1_drop,
+        args.max_latency_ratio,
+        args.capture,
+        args.min_agreement,
+        args.max_review_increase,
+    )
+
+
 def print_result(result: GateResult, name: str) -> None:
     print(f"gate for {name} v{result.candidate} on {result.data}")
     print(result.render())
@@ -452,17 +467,7 @@ def record_result(client: Any, name: str, result: GateResult, args: argparse.Nam
 
 def run(args: argparse.Namespace) -> int:
     client = get_client()
-    result = evaluate_gate(
-        client,
-        args.registered_model_name,
-        args.candidate,
-        args.data,
-        args.max_f1_drop,
-        args.max_latency_ratio,
-        args.capture,
-        args.min_agreement,
-        args.max_review_increase,
-    )
+    result = evaluate_from_args(client, args.registered_model_name, args.candidate, args)
     print_result(result, args.registered_model_name)
     record_result(client, args.registered_model_name, result, args)
     return 0 if result.passed else EXIT_REFUSED

@@ -103,17 +103,7 @@ def run(args: argparse.Namespace) -> int:
         print("--force given: skipping the gate.")
     else:
         print(f"running the gate for v{version} against the champion (skip with --force)...")
-        result = gate.evaluate_gate(
-            client,
-            name,
-            int(version),
-            args.data,
-            args.max_f1_drop,
-            args.max_latency_ratio,
-            args.capture,
-            args.min_agreement,
-            args.max_review_increase,
-        )
+        result = gate.evaluate_from_args(client, name, int(version), args)
         gate.print_result(result, name)
         if not args.dry_run:
             gate.record_result(client, name, result, args, via="promote")
