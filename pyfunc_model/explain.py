@@ -75,9 +75,11 @@ def title_word_effects(
     leave-one-word-out drop; to keep the cost near one extra scoring pass, only the ``candidates``
     words whose own margin for the class is highest are left out (``None``: every word). One
     vectorised pass over every title with one word left out."""
-    word_lists = [list(dict.fromkeys(str(title).split())) for title in titles]
+    tokens = [str(title).split() for title in titles]
+    word_lists = [list(dict.fromkeys(toks)) for toks in tokens]
     if candidates is not None:
-        lookup = (word_scores or WordScores())(scorer, [w for words in word_lists for w in words])
+        long = [words for words in word_lists if len(words) > candidates]
+        lookup = (word_scores or WordScores())(scorer, [w for words in long for w in words]) if long else {}
         word_lists = [
             sorted(words, key=lambda w, c=int(c): -float(lookup[w][c]))[:candidates]
             if len(words) > candidates
@@ -86,12 +88,10 @@ def title_word_effects(
         ]
     variants: list[str] = []
     spans: list[tuple[int, list[str]]] = []
-    for title, words in zip(titles, word_lists, strict=True):
-        start = len(variants)
+    for title, toks, words in zip(titles, tokens, word_lists, strict=True):
+        spans.append((len(variants), words))
         variants.append(str(title))
-        for w in words:
-            variants.append(" ".join(t for t in str(title).split() if t != w))
-        spans.append((start, words))
+        variants += [" ".join([t for t in toks if t != w]) for w in words]
     margins = scorer.linear_.scores(scorer.vectorizer_.transform(variants))  # type: ignore[attr-defined]
     out = []
     for (start, words), c in zip(spans, classes, strict=True):
