@@ -3,8 +3,9 @@
 The window keeps only the per-row monitored values (:class:`RowSummary` rows and confidences)
 in fixed-size ring buffers, so memory is bounded by ``window_size`` rows whatever the traffic.
 A ring buffer rather than a ``deque`` of rows: O(1) appends and the tests read it as one array.
-The window is tested at two scales, all of it and its most recent fifth, so a change shows
-within ~100 rows while slow drifts still accumulate evidence over the whole window.
+The window is tested at three scales, all of it, its most recent fifth and its newest 60 rows, so
+a sudden change shows within tens of rows, a gradual one within ~100, while slow drifts still
+accumulate evidence over the whole window.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.specs import CATEGORICAL, COL, COLUMNS, RAW_NUMERIC, summarize
 from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns, RowSummary
 
+#: The newest rows of the window are also tested on their own: a sudden change (a new upstream,
+#: a currency switch) shows within about this many single rows whatever the window size.
+NEWEST_ROWS = 60
 #: The fields a client may leave out; their sent shares are reported with every verdict.
 OPTIONAL_FIELDS = (*CATEGORICAL, *RAW_NUMERIC)
 
@@ -159,17 +163,28 @@ class DriftMonitor:
         return verdict
 
     def _test_window(self, table: np.ndarray, tokens: np.ndarray, wconf: np.ndarray, held: int) -> DriftVerdict:
-        """Test the whole window and its most recent fifth; report the stronger evidence."""
+        """Test the whole window, its most recent fifth and its newest rows; report the strongest
+        evidence. Each scale gets an equal share of the budget, so their union keeps it."""
         has_conf = bool(np.isfinite(wconf).any())
+        scales = {"window": held}
         recent = max(self.min_batch, held // 5)
-        if held - recent < self.min_batch:
+        if held - recent >= self.min_batch:
+            scales["recent"] = recent
+            newest = max(self.min_batch, NEWEST_ROWS)
+            if newest < recent:
+                scales["newest"] = newest
+        if len(scales) == 1:
             return self._evaluate(table, tokens, wconf, "window", has_conf)
-        whole = self._evaluate(table, tokens, wconf, "window", has_conf, budget_share=0.5)
-        last = self._evaluate(table[-recent:], tokens[-recent:], wconf[-recent:], "window", has_conf, budget_share=0.5)
-        chosen = last if last.score > whole.score else whole
+        share = 1.0 / len(scales)
+        verdicts = {
+            name: self._evaluate(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, budget_share=share)
+            for name, n in scales.items()
+        }
+        name = max(verdicts, key=lambda k: verdicts[k].score)  # ties keep the larger scale
+        chosen = verdicts[name]
         chosen.details["window_rows"] = held
-        chosen.details["tested_rows"] = {"window": held, "recent": recent}
-        chosen.details["scale"] = "recent" if chosen is last else "window"
+        chosen.details["tested_rows"] = scales
+        chosen.details["scale"] = name
         return chosen
 
     def _evaluate(
