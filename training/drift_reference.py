@@ -39,9 +39,17 @@ from pyfunc_model.drift.reference import (
     tfidf_rows,
 )
 from pyfunc_model.drift.settings import DriftSettings
+from pyfunc_model.drift.signals import FITTED_SIGNALS
 from pyfunc_model.drift.sketch import NumericSketch, encode_bitmap
 from pyfunc_model.drift.specs import CATEGORICAL, COL, SIGNALS, build_summary
-from pyfunc_model.drift.summary import TOKEN_FEATURES, Lookups, PriceLookup, RowSummary, title_token_matrix
+from pyfunc_model.drift.summary import (
+    TOKEN_FEATURES,
+    Lookups,
+    PriceLookup,
+    RowContext,
+    RowSummary,
+    title_token_matrix,
+)
 
 #: Sample sizes the thresholds are calibrated at (batches in between are interpolated in log n;
 #: 200 and 1000 are the sliding window's two scales at its default size).
@@ -163,12 +171,15 @@ class _Inputs:
             mask[b[~np.isnan(b)].astype(np.int64)] = True
             seen[f] = mask
         words = self.words[rows]
-        return Lookups(
+        lookups = Lookups(
             n_bits=self.n_bits,
             seen=seen,
             token_seen=np.asarray(words.sum(axis=0)).ravel() > 0,
             price=fit_price_model(words, self.buckets["subcategory"][rows], self.log_price[rows]),
         )
+        ctx = RowContext(self.prepared.iloc[rows].reset_index(drop=True), lookups)
+        lookups.fitted = {signal.name: signal.fit(ctx) for signal in FITTED_SIGNALS}
+        return lookups
 
     def raw_residual(self, lookups: Lookups, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(log price - prediction, the same without the sub-category, nearest similarity) of ``rows``."""
@@ -288,6 +299,7 @@ def _assemble(
         settings=settings,
         calibration=calibration,
         deployment=deployment,
+        fitted=lookups.fitted,
     )
 
 

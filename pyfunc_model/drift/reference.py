@@ -182,6 +182,8 @@ class DriftReference:
     #: confidence references of the input profiles other than full rows (``drift.profiles``);
     #: absent in artifacts built before profiles existed, which still load
     confidence_profiles: dict[str, ConfidenceRef] = field(default_factory=dict)
+    #: state of each fitted signal (``drift.signals``), by name; absent in older artifacts
+    fitted: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: int = SCHEMA_VERSION
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -217,6 +219,7 @@ class DriftReference:
             class_prior=d.get("class_prior"),
             predicted_mix=d.get("predicted_mix"),
             confidence_profiles={k: confidence_ref(v) for k, v in (d.get("confidence_profiles") or {}).items()},
+            fitted=dict(d.get("fitted") or {}),
         )
 
     def monitored(self, field_name: str) -> bool:
@@ -245,6 +248,7 @@ class DriftReference:
                 seen={f: self.seen_mask(f) for f in CATEGORICAL},
                 token_seen=self.token_seen_mask(),
                 price=price_lookup(self.price_model),
+                fitted=self.fitted,
             )
         return self._cache["lookups"]
 

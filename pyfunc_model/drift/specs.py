@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pyfunc_model.drift.signals import FITTED_SIGNALS
 from pyfunc_model.drift.summary import Lookups, PreparedColumns, RowContext, RowSummary
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ SIGNALS: tuple[Signal, ...] = (
     *(Signal(f"{f}_unseen", f, lambda c, f=f: c.unseen(f), "share", ("excess",)) for f in CATEGORICAL),
     Signal("title_letter_share", "title", lambda c: c.title_letter_share, "row"),
     Signal("title_foreign_share", "title", lambda c: c.title_foreign_share, "row"),
+    *(_numeric(s.name, s.field, lambda c, s=s: c.fitted_value(s), weight=s.weight) for s in FITTED_SIGNALS),
 )
 SIGNAL = {s.name: s for s in SIGNALS}
 #: Columns of :attr:`RowSummary.table`, in order.

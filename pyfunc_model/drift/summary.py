@@ -9,8 +9,9 @@ shared, vectorised building blocks (:class:`RowContext`) those declarations read
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -173,6 +174,8 @@ class Lookups:
     seen: dict[str, np.ndarray | None]
     token_seen: np.ndarray
     price: PriceLookup
+    #: state of each fitted signal (``drift.signals``), by signal name
+    fitted: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _normalised_rows(titles: pd.Series | list[str]) -> list[str]:
@@ -316,6 +319,11 @@ class RowContext:
             values = np.full(self.n, None, dtype=object) if col is None else col
             self._buckets[field] = hash_buckets(values, self.lookups.n_bits[field])
         return self._buckets[field]
+
+    def fitted_value(self, signal: Any) -> np.ndarray:
+        """A fitted signal's per-row value (``drift.signals``); NaN when the reference has no state for it."""
+        state = self.lookups.fitted.get(signal.name)
+        return np.full(self.n, np.nan) if state is None else signal.values(self, state)
 
     def unseen(self, field: str) -> np.ndarray:
         """1.0 unseen in training, 0.0 seen, NaN when absent (or the field is not monitored)."""

@@ -47,6 +47,8 @@ SHIFTS: dict[str, tuple[Shift, bool]] = {
     "brand_unseen": (lambda r, g: r.assign(brand=_novel(g, len(r))), True),
     "title_letter_share": (lambda r, g: r.assign(title="#### 1234 !!!! 5678"), False),
     "title_foreign_share": (lambda r, g: r.assign(title="वायरलेस ईयरबड्स बास"), True),
+    "rating_given_subcategory": (lambda r, g: r.assign(rating=r["rating"] - 1.0), False),
+    "reviews_given_price_band": (lambda r, g: r.assign(reviews_count=r["reviews_count"] * 20 + 1000), True),
 }
 #: Signals the synthetic training rows give nothing to shift: sellers are never sent, and a
 #: brand is always derived from the title; their values must still be well formed.

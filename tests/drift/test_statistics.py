@@ -69,7 +69,7 @@ def test_large_batches_use_distances(reference: DriftReference) -> None:
 
 def test_reference_round_trips_through_json(reference: DriftReference, fresh: pd.DataFrame) -> None:
     text = json.dumps(reference.to_dict())
-    assert len(text) < 250_000  # seen sets are bitmaps, not lists of values (3,000 rows: ~216,000)
+    assert len(text) < 300_000  # seen sets are bitmaps, not lists of values (3,000 rows: ~251,000)
     again = DriftReference.from_dict(json.loads(text))
     assert again.to_dict() == reference.to_dict()
     a, b = summarize(fresh, reference), summarize(fresh, again)
@@ -77,3 +77,21 @@ def test_reference_round_trips_through_json(reference: DriftReference, fresh: pd
     va = DriftMonitor(reference).check(fresh, None, summary=a)
     vb = DriftMonitor(again).check(fresh, None, summary=b)
     assert va.score == vb.score and va.details["tests"] == vb.details["tests"]
+
+
+def test_a_reference_from_before_fitted_signals_loads_and_skips_them(
+    reference: DriftReference, fresh: pd.DataFrame
+) -> None:
+    from pyfunc_model.drift.signals import FITTED_SIGNALS
+
+    older = reference.to_dict()
+    older.pop("fitted")
+    for signal in FITTED_SIGNALS:
+        older["numeric"].pop(signal.name)
+    loaded = DriftReference.from_dict(older)
+    summary = summarize(fresh, loaded)
+    verdict = DriftMonitor(loaded).check(fresh, None, summary=summary)
+    for signal in FITTED_SIGNALS:
+        assert np.isnan(summary.col(signal.name)).all()
+        assert not [name for name in verdict.details["tests"] if name.startswith(f"{signal.name}:")]
+        assert np.isfinite(summarize(fresh, reference).col(signal.name)).any()  # the current reference has them
