@@ -7,6 +7,7 @@ entry point prints it and exits non-zero instead of dumping a traceback.
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -43,6 +44,22 @@ def quiet_stage_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         yield
+
+
+def load_uncaptured(model_uri: str) -> Any:
+    """``mlflow.pyfunc.load_model`` with inference capture off: what the registry commands score
+    (held-out rows, replays, review rows) is not production traffic and must not join the capture,
+    whatever the shell's ``PRODUCT_CLASSIFIER_CAPTURE_URI`` says (capture settings are read at load)."""
+    import mlflow.pyfunc
+
+    from pyfunc_model.capture.settings import ENV_URI
+
+    saved = os.environ.pop(ENV_URI, None)
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    finally:
+        if saved is not None:
+            os.environ[ENV_URI] = saved
 
 
 def tracking_uri() -> str:

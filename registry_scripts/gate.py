@@ -23,6 +23,7 @@ from registry_scripts._common import (
     format_number,
     get_client,
     get_version,
+    load_uncaptured,
     model_uri_for,
     table,
     version_by_alias,
@@ -270,7 +271,6 @@ def evaluate_gate(
 
     ``capture``: captured traffic replayed through both models (``registry_scripts.shadow``);
     adds an agreement check and a needs_review share check."""
-    import mlflow.pyfunc
 
     cand_mv = get_version(client, name, candidate)
     champ_mv = version_by_alias(client, name, CHAMPION)
@@ -308,7 +308,7 @@ def evaluate_gate(
         )
 
         try:
-            cand_model = mlflow.pyfunc.load_model(str(cand_dir))
+            cand_model = load_uncaptured(str(cand_dir))
             cand_scores = score(cand_model, test)
         except Exception as exc:  # a candidate that cannot load or predict is refused, not a crash
             result.checks.append(Check("candidate loads and predicts", "ERROR", "", "must work", False, _brief(exc)))
@@ -316,7 +316,7 @@ def evaluate_gate(
         champ_model, champ_scores = None, {}
         if champ_dir is not None:
             try:
-                champ_model = mlflow.pyfunc.load_model(str(champ_dir))
+                champ_model = load_uncaptured(str(champ_dir))
                 champ_scores = score(champ_model, test)
             except Exception as exc:
                 result.checks.append(

@@ -30,7 +30,7 @@ from pyfunc_model.capture.rows import (
     REVIEW_LABEL,
 )
 from pyfunc_model.explain import EXPLANATION_COLUMN
-from registry_scripts._common import CommandError
+from registry_scripts._common import CommandError, load_uncaptured
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -92,7 +92,6 @@ def _model_uri(name: object, version: object) -> str | None:
 
 def add_explanations(rows: pd.DataFrame, model_uri: str | None = None) -> pd.DataFrame:
     """Fill ``explanation`` where the capture has none, scoring each row with the model that answered it."""
-    import mlflow
 
     rows = rows.copy()
     have = rows[EXPLANATION_COLUMN] if EXPLANATION_COLUMN in rows.columns else pd.Series(None, index=rows.index)
@@ -110,7 +109,7 @@ def add_explanations(rows: pd.DataFrame, model_uri: str | None = None) -> pd.Dat
     inputs = [c for c in INPUT_COLUMNS if c in rows.columns]
     for uri, group in todo.groupby(uris, sort=False):
         try:
-            model = mlflow.pyfunc.load_model(str(uri))
+            model = load_uncaptured(str(uri))
         except Exception as exc:
             raise CommandError(f"cannot load {uri} to explain its rows: {exc}") from exc
         frame = group[inputs].astype(object).where(group[inputs].notna(), None).reset_index(drop=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -27,12 +26,12 @@ import pandas as pd
 
 from features.schema import INPUT_COLUMNS
 from pyfunc_model.capture.read import read_capture
-from pyfunc_model.capture.settings import ENV_URI
 from registry_scripts._common import (
     CHAMPION,
     CommandError,
     get_client,
     get_version,
+    load_uncaptured,
     model_uri_for,
     version_by_alias,
 )
@@ -249,15 +248,12 @@ def load_capture_inputs(capture: str, limit: int | None = None) -> pd.DataFrame:
 
 
 def load_pair(name: str, candidate: str, champion: str) -> tuple[Any, Any]:
-    """Both models, loaded with capture switched off (a replay must not be captured as traffic)."""
-    import mlflow.pyfunc
-
-    os.environ.pop(ENV_URI, None)
+    """Both models, loaded with capture off (a replay must not be captured as traffic)."""
     models = []
     for version in (champion, candidate):
         uri = model_uri_for(name, version)
         try:
-            models.append(mlflow.pyfunc.load_model(uri))
+            models.append(load_uncaptured(uri))
         except Exception as exc:
             raise CommandError(f"cannot load {uri}: {str(exc).strip().splitlines()[0][:300]}") from exc
     return models[0], models[1]
