@@ -244,7 +244,10 @@ def load_capture_inputs(capture: str, limit: int | None = None) -> pd.DataFrame:
         captured = read_capture(capture)
     except FileNotFoundError as exc:
         raise CommandError(str(exc)) from exc
-    return replay_inputs(captured, limit)
+    inputs = replay_inputs(captured, limit)
+    if inputs.empty:
+        raise CommandError(f"no captured rows to replay in {capture}")
+    return inputs
 
 
 def load_pair(name: str, candidate: str, champion: str) -> tuple[Any, Any]:
