@@ -20,14 +20,13 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.serve_latency import bodies, measure  # noqa: E402  (same request bodies and alternation)
+from bench.serve_latency import bodies, measure, print_ratio_table  # noqa: E402  (same bodies, alternation, table)
 from pyfunc_model.capture.settings import ENV_BUFFER_ROWS, ENV_FLUSH_SECONDS, ENV_URI  # noqa: E402
 from pyfunc_model.observability.metrics import METRICS_ADDR_ENV, METRICS_PORT_ENV, MULTIPROC_ENV  # noqa: E402
 from tests.serving.model_fixtures import TrainedModel, free_port, model_server, sample_products  # noqa: E402
@@ -88,15 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         dropped = _counter(text, "product_classifier_capture_rows_dropped_total")
 
     print(f"\nmodel {args.model_uri}; {args.n} requests per cell after {args.warmup} warm-up, 1 worker, keep-alive")
-    print(f"{'rows':>5} {'pct':>4} {'capture ms':>11} {'without ms':>11} {'ratio':>7} {'target':>8}")
-    ok = True
-    for size, times in latency.items():
-        for pct in (50, 90, 99):
-            a, b = np.percentile(times["capture"], pct), np.percentile(times["without"], pct)
-            target = 1.05 if (size, pct) == (1, 50) else None
-            ok &= target is None or a / b <= target
-            limit = f"<= {target}" if target else ""
-            print(f"{size:>5} {'p' + str(pct):>4} {a:>11.2f} {b:>11.2f} {a / b:>7.3f} {limit:>8}")
+    ok = print_ratio_table(latency, "capture", "without", 1.05)
     sent = 10 * BURST_BUFFER_ROWS + 100
     print(f"\nburst: {sent} rows in 100-row requests from 4 clients; capture buffer {BURST_BUFFER_ROWS} rows")
     for name, (before, after) in rss.items():

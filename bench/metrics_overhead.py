@@ -20,14 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.serve_latency import bodies, measure  # noqa: E402  (same request bodies and alternation)
+from bench.serve_latency import bodies, measure, print_ratio_table  # noqa: E402  (same bodies, alternation, table)
 from pyfunc_model.observability.metrics import METRICS_ADDR_ENV, METRICS_PORT_ENV, MULTIPROC_ENV  # noqa: E402
 from tests.serving.model_fixtures import TrainedModel, free_port, model_server, sample_products  # noqa: E402
 
@@ -102,15 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 rounds.append((r + 1, time.monotonic() - started, len(text), series(text), codes))
 
     print(f"\nmodel {args.model_uri}; {args.n} requests per cell after {args.warmup} warm-up, 1 worker, keep-alive")
-    print(f"{'rows':>5} {'pct':>4} {'with ms':>9} {'without ms':>11} {'ratio':>7} {'target':>8}")
-    ok = True
-    for size, times in latency.items():
-        for pct in (50, 90, 99):
-            a, b = np.percentile(times["with metrics"], pct), np.percentile(times["without"], pct)
-            target = 1.05 if (size, pct) == (1, 50) else None
-            ok &= target is None or a / b <= target
-            limit = f"<= {target}" if target else ""
-            print(f"{size:>5} {'p' + str(pct):>4} {a:>9.2f} {b:>11.2f} {a / b:>7.3f} {limit:>8}")
+    ok = print_ratio_table(latency, "with metrics", "without", 1.05)
 
     print(f"\nsoak: {args.rounds} x {len(payloads)} requests, exposition scraped after each round")
     print(f"{'round':>5} {'elapsed s':>10} {'bytes':>7} {'series':>7} {'new series':>11}  HTTP status counts")

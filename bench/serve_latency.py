@@ -68,6 +68,21 @@ def measure(servers: dict[str, ModelServer], payloads: list[bytes], n: int, warm
     return {name: np.asarray(values) for name, values in times.items()}
 
 
+def print_ratio_table(latency: dict[int, dict[str, np.ndarray]], with_: str, without: str, target: float) -> bool:
+    """p50/p90/p99 of ``with_`` against ``without`` per request size; True when the 1-row p50 ratio
+    is within ``target``."""
+    print(f"{'rows':>5} {'pct':>4} {with_ + ' ms':>14} {without + ' ms':>14} {'ratio':>7} {'target':>8}")
+    ok = True
+    for size, times in latency.items():
+        for pct in (50, 90, 99):
+            a, b = np.percentile(times[with_], pct), np.percentile(times[without], pct)
+            limit = target if (size, pct) == (1, 50) else None
+            ok &= limit is None or a / b <= limit
+            shown = f"<= {limit}" if limit else ""
+            print(f"{size:>5} {'p' + str(pct):>4} {a:>14.2f} {b:>14.2f} {a / b:>7.3f} {shown:>8}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     import mlflow
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.schema import INPUT_COLUMNS
-from pyfunc_model.capture.read import read_capture
+from pyfunc_model.capture.read import read_capture, request_frame
 from pyfunc_model.capture.rows import (
     CAPTURED_AT,
     MODEL_NAME,
@@ -106,14 +106,12 @@ def add_explanations(rows: pd.DataFrame, model_uri: str | None = None) -> pd.Dat
             f"{int(uris.isna().sum())} rows were answered by a model outside the registry; "
             "name the model to explain them with: --model-uri runs:/<run_id>/model"
         )
-    inputs = [c for c in INPUT_COLUMNS if c in rows.columns]
     for uri, group in todo.groupby(uris, sort=False):
         try:
             model = load_uncaptured(str(uri))
         except Exception as exc:
             raise CommandError(f"cannot load {uri} to explain its rows: {exc}") from exc
-        frame = group[inputs].astype(object).where(group[inputs].notna(), None).reset_index(drop=True)
-        answer = model.predict(frame, params={"explain": True})
+        answer = model.predict(request_frame(group), params={"explain": True})
         rows.loc[group.index, EXPLANATION_COLUMN] = answer[EXPLANATION_COLUMN].to_numpy()
     return rows
 

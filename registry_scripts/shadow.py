@@ -24,8 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.schema import INPUT_COLUMNS
-from pyfunc_model.capture.read import read_capture
+from pyfunc_model.capture.read import read_capture, request_frame
 from registry_scripts._common import (
     CHAMPION,
     CommandError,
@@ -87,12 +86,9 @@ class ShadowReport:
 
 def replay_inputs(captured: pd.DataFrame, limit: int | None = None) -> pd.DataFrame:
     """The captured inputs as a request frame (canonical columns present in the capture, nulls as None)."""
-    inputs = captured[[c for c in INPUT_COLUMNS if c in captured.columns]]
-    if "title" not in inputs.columns:
+    if "title" not in captured.columns:
         raise CommandError("the capture holds no 'title' column: nothing to replay")
-    if limit is not None:
-        inputs = inputs.head(limit)
-    return inputs.astype(object).where(inputs.notna(), None).reset_index(drop=True)
+    return request_frame(captured if limit is None else captured.head(limit))
 
 
 def score_all(model: Any, inputs: pd.DataFrame, label: str, chunk_rows: int = CHUNK_ROWS) -> Scored:

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pandas as pd
 import pyarrow as pa
 
+from features.schema import INPUT_COLUMNS
 from pyfunc_model.capture.rows import CAPTURED_AT, PROBABILITIES, REQUEST_ID, ROW, from_parquet
 from pyfunc_model.capture.settings import ENV_S3_ENDPOINT, MLFLOW_S3_ENDPOINT
 from pyfunc_model.capture.store import open_store
@@ -40,3 +41,10 @@ def read_capture(uri: str, s3_endpoint: str | None = None) -> pd.DataFrame:
     if PROBABILITIES in frame.columns:
         frame[PROBABILITIES] = [None if v is None else dict(v) for v in frame[PROBABILITIES].tolist()]
     return frame.sort_values([CAPTURED_AT, REQUEST_ID, ROW], kind="stable").reset_index(drop=True)
+
+
+def request_frame(captured: pd.DataFrame) -> pd.DataFrame:
+    """Captured rows as the request that sent them: the input columns the capture holds, nulls as
+    None (what a client's JSON gives), index 0..n-1; for scoring captured rows again."""
+    inputs = captured[[c for c in INPUT_COLUMNS if c in captured.columns]]
+    return inputs.astype(object).where(inputs.notna(), None).reset_index(drop=True)
