@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -145,6 +146,32 @@ def _inverse_powers(exponents: np.ndarray, n: int) -> np.ndarray:
 
 
 _CHUNK_CHARS = 1 << 20
+
+
+@dataclass
+class TokenEnds:
+    """Per document: the key of its first and of its last word token (0 when it has none)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    has_token: np.ndarray
+
+    @classmethod
+    def of(cls, rows: np.ndarray, keys: np.ndarray, n: int) -> TokenEnds:
+        """From the tokens (row, key) of ``n`` documents, in row order."""
+        lo = np.searchsorted(rows, np.arange(n), side="left")
+        hi = np.searchsorted(rows, np.arange(n), side="right")
+        has = hi > lo
+        first, last = np.zeros(n, dtype=_U64), np.zeros(n, dtype=_U64)
+        first[has], last[has] = keys[lo[has]], keys[hi[has] - 1]
+        return cls(first, last, has)
+
+    def take(self, index: np.ndarray) -> TokenEnds:
+        return TokenEnds(self.first[index], self.last[index], self.has_token[index])
+
+    @classmethod
+    def concat(cls, parts: Sequence[TokenEnds]) -> TokenEnds:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("first", "last", "has_token")))
 
 
 class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -282,36 +309,74 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         Batches are cut into chunks of ~``_CHUNK_CHARS`` characters: bounded temporaries (and
         power tables) whatever the batch size, and arrays that stay closer to the CPU caches.
         """
+        return self._rows(X, raw=False)[0]
+
+    def term_counts(self, X: Iterable[str]) -> sp.csr_matrix:
+        """Raw n-gram counts of the documents in ``transform``'s columns: what its tf, idf and
+        per-block norm are applied to (exact integers, float32)."""
+        return self._rows(X, raw=True)[0]
+
+    def term_counts_and_ends(self, X: Iterable[str]) -> tuple[sp.csr_matrix, TokenEnds]:
+        """``term_counts`` and, per document, the key of its first and of its last word token.
+
+        With :meth:`bigram_columns` the ends are what a word contributes to the bigrams it forms
+        with its neighbours, so a text rebuilt from words gets the same columns as ``transform``."""
+        matrix, ends = self._rows(X, raw=True, ends=True)
+        assert ends is not None
+        return matrix, ends
+
+    def bigram_columns(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Column of the bigram "first second" from two token keys, -1 where not in the vocabulary."""
+        if self.word_ngram_range[1] < 2 or not len(first):
+            return np.full(len(first), -1, dtype=np.int32)
+        return self._word_table.lookup(_pair_keys(np.asarray(first, _U64), np.asarray(second, _U64)))
+
+    def _rows(self, X: Iterable[str], raw: bool, ends: bool = False) -> tuple[sp.csr_matrix, TokenEnds | None]:
         if not hasattr(self, "_word_table"):
             check_is_fitted(self, "word_keys_")
         docs = X if isinstance(X, list) else list(X)
         n = len(docs)
         if n == 0:
-            return sp.csr_matrix((0, self.n_features_), dtype=self.dtype)
+            empty = TokenEnds(np.zeros(0, dtype=_U64), np.zeros(0, dtype=_U64), np.zeros(0, dtype=bool))
+            return sp.csr_matrix((0, self.n_features_), dtype=self.dtype), empty if ends else None
         unique, inverse = distinct(docs)
         if inverse is not None:  # repeated titles are vectorised once
-            return self.transform(unique)[inverse]
+            matrix, unique_ends = self._rows(unique, raw, ends)
+            return matrix[inverse], unique_ends.take(inverse) if unique_ends is not None else None
         lowered = [d.lower() for d in docs]
         lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=n)
         total = int(lengths.sum()) + n
         if total <= _CHUNK_CHARS or n == 1:
-            return self._transform_chunk(lowered, lengths)
+            return self._transform_chunk(lowered, lengths, raw, ends)
         bounds = np.searchsorted(np.cumsum(lengths + 1), np.arange(_CHUNK_CHARS, total, _CHUNK_CHARS))
         bounds = np.unique(np.concatenate([[0], np.maximum(bounds, 1), [n]]))
-        parts = [self._transform_chunk(lowered[a:b], lengths[a:b]) for a, b in itertools.pairwise(bounds.tolist())]
-        return sp.vstack(parts, format="csr")
+        parts = [
+            self._transform_chunk(lowered[a:b], lengths[a:b], raw, ends) for a, b in itertools.pairwise(bounds.tolist())
+        ]
+        matrix = sp.vstack([m for m, _ in parts], format="csr")
+        return matrix, TokenEnds.concat([e for _, e in parts]) if ends else None  # type: ignore[misc]
 
-    def _transform_chunk(self, lowered: list[str], lengths: np.ndarray) -> sp.csr_matrix:
+    @staticmethod
+    def _stream(lowered: list[str], lengths: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Code points of " t0 t1 ... tn-1 " and the row of each position after the first: the
+        separators are whitespace and non-word, so nothing crosses rows."""
+        if lengths is None:
+            lengths = np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
+        codes = code_points(" " + " ".join(lowered) + " ")
+        return codes, np.repeat(np.arange(len(lowered), dtype=np.int64), lengths + 1)
+
+    def _transform_chunk(
+        self, lowered: list[str], lengths: np.ndarray, raw: bool = False, ends: bool = False
+    ) -> tuple[sp.csr_matrix, TokenEnds | None]:
         n = len(lowered)
-        # " t0 t1 ... tn-1 ": the separators are whitespace and non-word, so nothing crosses rows
-        stream = " " + " ".join(lowered) + " "
-        codes = code_points(stream)
-        row_of = np.repeat(np.arange(n, dtype=np.int64), lengths + 1)  # position i+1 -> row of char i
+        codes, row_of = self._stream(lowered, lengths)  # position i+1 -> row of char i
         space, word = char_classes(codes, ("space", "word"))
-        w_rows, w_cols = self._word_hits(codes, word, row_of)
+        tok_rows, tok_keys = self._tokens(codes, word, row_of)
+        token_ends = TokenEnds.of(tok_rows, tok_keys, n) if ends else None
+        w_rows, w_cols = self._word_hits(tok_rows, tok_keys)
         c_rows, c_cols = self._char_hits(codes, space, row_of)
         if n == 1:  # one title (online serving): a plain sort is cheapest
-            return self._assemble_one(np.concatenate([w_cols, c_cols]))
+            return self._assemble_one(np.concatenate([w_cols, c_cols]), raw), token_ends
         # each list is in row order; a hit's slot in its row: word hits first, then char hits
         w_count, c_count = np.bincount(w_rows, minlength=n), np.bincount(c_rows, minlength=n)
         w_start = np.concatenate([[0], np.cumsum(w_count)[:-1]])
@@ -323,19 +388,24 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
             ]
         )
         rows, cols = np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols])
-        return self._assemble(n, rows, cols, local, w_count + c_count)
+        return self._assemble(n, rows, cols, local, w_count + c_count, raw), token_ends
 
-    def _word_hits(self, codes: np.ndarray, word: np.ndarray, row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # token = maximal run of word characters, at least 2 long (the stream starts/ends non-word)
+    def _tokens(self, codes: np.ndarray, word: np.ndarray, row_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, key) of each word token in stream order: maximal runs of >= 2 word characters
+        (the stream starts and ends with a non-word character)."""
         edges = np.flatnonzero(np.diff(word.view(np.int8)))
         starts, ends = edges[0::2] + 1, edges[1::2] + 1
         keep = ends - starts >= 2
         starts, ends = starts[keep], ends[keep]
         if not len(starts):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=_U64)
         powers = _cached_powers(_POLY, len(codes))
-        keys = _token_keys(codes, starts, ends, powers)
-        rows = row_of[starts - 1]
+        return row_of[starts - 1], _token_keys(codes, starts, ends, powers)
+
+    def _word_hits(self, rows: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of the unigrams and bigrams of the tokens (row, key), in row order."""
+        if not len(keys):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
         lo, hi = self.word_ngram_range
         # column 0: the unigram at token i, column 1: the bigram (i, i+1); row-major = row order
         grid = np.zeros((len(keys), 2), dtype=_U64)
@@ -387,10 +457,11 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         # separator: its row is the window's row, and row_of[start] is that position's row
         return row_of[flat[found] // (hi - 2)], cols[found]
 
-    def _assemble_one(self, cols: np.ndarray) -> sp.csr_matrix:
+    def _assemble_one(self, cols: np.ndarray, raw: bool = False) -> sp.csr_matrix:
         """``_assemble`` for a single row."""
         out_cols, counts = np.unique(cols, return_counts=True)
-        data = self._weights(counts, out_cols, np.zeros(len(out_cols), dtype=np.int64), 1)
+        rows = np.zeros(len(out_cols), dtype=np.int64)
+        data = counts.astype(self.dtype) if raw else self._weights(counts, out_cols, rows, 1)
         indptr = np.array([0, len(out_cols)], dtype=np.int32)
         return self._csr(data, out_cols.astype(np.int32), indptr, 1)
 
@@ -419,7 +490,7 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
         return matrix
 
     def _assemble(
-        self, n: int, rows: np.ndarray, cols: np.ndarray, local: np.ndarray, per_row: np.ndarray
+        self, n: int, rows: np.ndarray, cols: np.ndarray, local: np.ndarray, per_row: np.ndarray, raw: bool = False
     ) -> sp.csr_matrix:
         """CSR with sorted, summed indices from (row, col, slot in row) hits, then sklearn's weighting.
 
@@ -474,8 +545,11 @@ class FastTfidf(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
                 first = np.cumsum(per_member) - per_member  # first entry of each member in this part
                 dest = indptr[members[member_idx]] + np.arange(len(vals)) - first[member_idx]
                 out_cols[dest], out_counts[dest] = vals, counts
-        row_ids = np.repeat(np.arange(0, 2 * n, 2, dtype=np.int64), uniq_per_row)
-        data = self._weights(out_counts, out_cols, row_ids, n)
+        if raw:
+            data = out_counts.astype(self.dtype)
+        else:
+            row_ids = np.repeat(np.arange(0, 2 * n, 2, dtype=np.int64), uniq_per_row)
+            data = self._weights(out_counts, out_cols, row_ids, n)
         return self._csr(data, out_cols.astype(np.int32, copy=False), indptr.astype(np.int32), n)
 
 

@@ -26,6 +26,7 @@ import lightgbm as lgb
 import numpy as np
 
 from features.text import as_strings
+from features.word_removal import TitleWords, leave_one_out, word_parts
 
 EXPLANATION_COLUMN = "explanation"
 TOP_WORDS = 5
@@ -33,33 +34,8 @@ TOP_WORDS = 5
 _PER_CLASS = re.compile(r"^(text_score|text_nb_logp|subcategory_share)_(\d+)$")
 TOP_FEATURES = 5
 #: words left out one at a time per title, chosen by their own margin for the answered class
-CANDIDATE_WORDS = 6
-WORD_CACHE_SIZE = 50_000
-
-
-class WordScores:
-    """Each word's class margins on its own, kept across requests (words repeat across titles).
-
-    Bounded: past ``max_words`` the cache is cleared and refilled, never grown."""
-
-    def __init__(self, max_words: int = WORD_CACHE_SIZE) -> None:
-        self.max_words = max_words
-        self._scores: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, scorer: object, words: Sequence[str]) -> dict[str, np.ndarray]:
-        with self._lock:
-            known = {w: self._scores[w] for w in words if w in self._scores}
-        missing = [w for w in dict.fromkeys(words) if w not in known]
-        if missing:
-            margins = scorer.linear_.scores(scorer.vectorizer_.transform(missing))  # type: ignore[attr-defined]
-            fresh = dict(zip(missing, margins, strict=True))
-            known.update(fresh)
-            with self._lock:
-                if len(self._scores) + len(fresh) > self.max_words:
-                    self._scores.clear()
-                self._scores.update(fresh)
-        return known
+CANDIDATE_WORDS = TOP_WORDS
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def title_word_effects(
@@ -67,37 +43,33 @@ def title_word_effects(
     titles: Sequence[str],
     classes: np.ndarray,
     candidates: int | None = CANDIDATE_WORDS,
-    word_scores: WordScores | None = None,
 ) -> list[list[tuple[str, float]]]:
     """Per title, (word, margin drop for its class) for its words, largest first.
 
     ``classes``: the class index whose margin is explained, per title. Every value is the exact
-    leave-one-word-out drop; to keep the cost near one extra scoring pass, only the ``candidates``
-    words whose own margin for the class is highest are left out (``None``: every word). One
-    vectorised pass over every title with one word left out."""
-    tokens = [str(title).split() for title in titles]
-    word_lists = [list(dict.fromkeys(toks)) for toks in tokens]
+    leave-one-word-out drop (``features.word_removal``: from the columns the word changes, not by
+    vectorising the shortened title); only the ``candidates`` words whose own margin for the
+    class is highest are left out (``None``: every word)."""
+    vectorizer, weights = scorer.vectorizer_, scorer.linear_.weights  # type: ignore[attr-defined]
+    classes = np.asarray(classes, dtype=np.int64)
+    tw = TitleWords.of(vectorizer, [str(title).split() for title in titles])
+    title_of, word_of, occurrences = tw.pairs()
     if candidates is not None:
-        long = [words for words in word_lists if len(words) > candidates]
-        lookup = (word_scores or WordScores())(scorer, [w for words in long for w in words]) if long else {}
-        word_lists = [
-            sorted(words, key=lambda w, c=int(c): -float(lookup[w][c]))[:candidates]
-            if len(words) > candidates
-            else words
-            for words, c in zip(word_lists, classes, strict=True)
-        ]
-    variants: list[str] = []
-    spans: list[tuple[int, list[str]]] = []
-    for title, toks, words in zip(titles, tokens, word_lists, strict=True):
-        spans.append((len(variants), words))
-        variants.append(str(title))
-        variants += [" ".join([t for t in toks if t != w]) for w in words]
-    margins = scorer.linear_.scores(scorer.vectorizer_.transform(variants))  # type: ignore[attr-defined]
-    out = []
-    for (start, words), c in zip(spans, classes, strict=True):
-        full = margins[start, c]
-        drops = [(w, float(full - margins[start + 1 + i, c])) for i, w in enumerate(words)]
-        out.append(sorted(drops, key=lambda d: -d[1]))
+        per_title = np.bincount(title_of, minlength=len(titles))
+        long = per_title[title_of] > candidates
+        own = np.zeros(len(title_of))
+        own[long] = word_parts(vectorizer, tw, weights, word_of[long], classes[title_of[long]])
+        order = np.lexsort((-own, title_of))  # per title, the highest own margin first
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order)) - (np.cumsum(per_title) - per_title)[title_of[order]]
+        keep = rank < candidates
+        title_of, word_of, occurrences = title_of[keep], word_of[keep], occurrences[keep]
+    full, without = leave_one_out(vectorizer, tw, weights, classes, title_of, word_of, occurrences)
+    drops = full[title_of] - without
+    order = np.lexsort((-drops, title_of))  # per title, the largest drop first
+    out: list[list[tuple[str, float]]] = [[] for _ in titles]
+    for t, u, d in zip(title_of[order].tolist(), word_of[order].tolist(), drops[order].tolist(), strict=True):
+        out[t].append((tw.words[u], d))
     return out
 
 
@@ -169,6 +141,18 @@ def booster_contributions(booster: lgb.Booster, X: np.ndarray, classes: np.ndarr
     return ClassContributions(booster)(X, classes)
 
 
+def _largest(values: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+    """Per row, (column, value) of its ``k`` values largest in absolute value, largest first."""
+    k = min(k, values.shape[1])
+    if k == 0:
+        return [[] for _ in range(len(values))]
+    magnitude = np.abs(values)
+    top = np.argpartition(-magnitude, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(magnitude, top, 1), axis=1, kind="stable"), 1)
+    chosen = np.take_along_axis(values, top, 1)
+    return [list(zip(cols, vals, strict=True)) for cols, vals in zip(top.tolist(), chosen.tolist(), strict=True)]
+
+
 def explanations(
     *,
     titles: Sequence[str],
@@ -179,32 +163,30 @@ def explanations(
     contributions: ClassContributions | None,
     X: np.ndarray | None,
     feature_names: Sequence[str],
-    word_scores: WordScores | None = None,
 ) -> np.ndarray:
     """One JSON string per row (see the module docstring)."""
     n = len(titles)
     words: list[list[tuple[str, float]]] = [[] for _ in range(n)]
     if scorer is not None:
         titles_text = as_strings(np.asarray(titles, dtype=object))
-        words = title_word_effects(scorer, titles_text, class_index, word_scores=word_scores)
+        words = title_word_effects(scorer, titles_text, class_index)
     primary = np.asarray([m == "primary" for m in model_used])
     features: list[list[tuple[str, float]]] = [[] for _ in range(n)]
     if contributions is not None and contributions.booster is not None and X is not None and primary.any():
         rows = np.flatnonzero(primary)
         contrib = contributions(X[rows], class_index[rows])[:, :-1]
-        for r, values in zip(rows, contrib, strict=True):
-            top = np.argsort(-np.abs(values))[:TOP_FEATURES]
-            features[r] = [(str(feature_names[j]), round(float(values[j]), 4)) for j in top if values[j] != 0]
+        for r, top in zip(rows.tolist(), _largest(contrib, TOP_FEATURES), strict=True):
+            features[r] = [(str(feature_names[j]), round(v, 4)) for j, v in top if v != 0]
     out = np.empty(n, dtype=object)
+    encode = _ENCODER.encode  # one encoder: json.dumps with options builds a new one per call
     for i in range(n):
-        out[i] = json.dumps(
+        out[i] = encode(
             {
                 "category": categories[i],
                 "model_used": model_used[i],
                 "title_words": [[w, round(v, 4)] for w, v in words[i][:TOP_WORDS]],
                 "features": [[f, v] for f, v in features[i]],
-            },
-            ensure_ascii=False,
+            }
         )
     return out
 
@@ -212,7 +194,6 @@ def explanations(
 __all__ = [
     "EXPLANATION_COLUMN",
     "ClassContributions",
-    "WordScores",
     "booster_contributions",
     "explanations",
     "readable_names",

@@ -28,7 +28,7 @@ from pyfunc_model.drift.profiles import drift_view
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.specs import summarize
-from pyfunc_model.explain import EXPLANATION_COLUMN, ClassContributions, WordScores, explanations, readable_names
+from pyfunc_model.explain import EXPLANATION_COLUMN, ClassContributions, explanations, readable_names
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
@@ -76,7 +76,6 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.title_decision = TitleDecision.from_metadata(bundle.metadata)
         self.booster, self.primary_problem = _load_booster(bundle.primary)
         self.contributions = ClassContributions(self.booster)  # split per class on the first explain
-        self.word_scores = WordScores()  # filled by explain requests only
         self.fallbacks = bundle.fallbacks
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
         # deployment settings: as logged, overridden by environment variables; never per request
@@ -147,7 +146,6 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
                 contributions=self.contributions,
                 X=X,
                 feature_names=self.explained_names,
-                word_scores=self.word_scores,
             )
         return out
 
