@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
 from features.hashing import hash_buckets
@@ -33,21 +31,17 @@ from pyfunc_model.drift.reference import (
     CategoricalRef,
     ConfidenceRef,
     DriftReference,
-    PriceModel,
     TextRef,
-    encode_array,
-    tfidf_rows,
 )
 from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.signals import FITTED_SIGNALS
+from pyfunc_model.drift.signals.price_given_title import PriceLookup, fit_spread
 from pyfunc_model.drift.sketch import NumericSketch, encode_bitmap
-from pyfunc_model.drift.specs import CATEGORICAL, COL, SIGNALS, build_summary
+from pyfunc_model.drift.specs import CATEGORICAL, COL, SIGNALS, RowSummary, build_summary
 from pyfunc_model.drift.summary import (
     TOKEN_FEATURES,
     Lookups,
-    PriceLookup,
     RowContext,
-    RowSummary,
     title_token_matrix,
 )
 
@@ -60,7 +54,6 @@ CALIBRATION_SIZES = (30, 60, 120, 200, 400, 1000)
 #: to 2.1 % of verdicts, at 40 0.6 to 0.9 % (budget 1 %).
 CALIBRATION_SPLITS = 40
 CALIBRATION_CHUNKS = 40  # per split and size: 600 chunks per size
-PRICE_RIDGE_ALPHA = 3.0
 #: Training rows the reference is built from. Past it, a title-grouped random subset of this size:
 #: the out-of-fold price residual compares every held-out title with every other fold's title
 #: (cost grows with the square of the rows: ~5 minutes at 80,000 rows) and the artifact keeps every
@@ -77,69 +70,6 @@ TAIL_SHARE = 0.05
 def _n_bits(n_distinct: int) -> int:
     """Bitmap size: ~16 bits per distinct value keeps hash collisions near 6 %."""
     return int(min(max(1 << int(np.ceil(np.log2(max(16 * n_distinct, 1)))), 1024), 2**17))
-
-
-#: Nearest-neighbour similarity bins of the price residual's spread.
-SIM_EDGES = (0.3, 0.5, 0.7, 0.9)
-
-
-def fit_price_model(
-    words: sp.csr_matrix, subcategory: np.ndarray, log_price: np.ndarray, alpha: float = PRICE_RIDGE_ALPHA
-) -> PriceLookup:
-    """Price of a title from its words and sub-category: a ridge regression on word presence and
-    sub-category one-hot, plus the training titles as a nearest-neighbour index (tf-idf cosine).
-    The residual spreads per similarity bin are set by :func:`fit_spread` from out-of-fold residuals.
-    """
-    ok = np.isfinite(log_price)
-    keys = np.unique(subcategory[~np.isnan(subcategory)])
-    presence = words[ok].tocsr(copy=True)
-    presence.sum_duplicates()
-    presence.data[:] = 1.0
-    df = np.bincount(presence.indices, minlength=TOKEN_FEATURES)
-    idf = np.where(df > 0, np.log((1.0 + presence.shape[0]) / (1.0 + df)) + 1.0, 0.0)
-    index = tfidf_rows(presence.indptr.astype(np.int32), presence.indices.astype(np.int32), idf)
-    lookup = PriceLookup(
-        token_weights=np.zeros(TOKEN_FEATURES),
-        subcategory=(keys, np.zeros(keys.size)),
-        intercept=float(np.nanmedian(log_price)) if ok.any() else 0.0,
-        idf=idf,
-        index=index.T.tocsr(),
-        index_price=log_price[ok],
-        sim_edges=np.asarray(SIM_EDGES),
-        sigma=np.ones(len(SIM_EDGES) + 1),
-    )
-    if ok.sum() < 10:
-        return lookup
-    codes = np.searchsorted(keys, subcategory)
-    has = ~np.isnan(subcategory)
-    onehot = sp.csr_matrix(
-        (np.ones(int(has.sum())), (np.flatnonzero(has), codes[has])), shape=(len(subcategory), max(keys.size, 1))
-    )
-    active = np.flatnonzero(df)  # words that occur: the solver never sees the 2**17 - n empty columns
-    X = sp.hstack([presence[:, active], onehot[ok]], format="csr", dtype=np.float32)  # float32: ~10x faster here
-    model = Ridge(alpha=alpha, solver="lsqr", fit_intercept=True, tol=1e-4).fit(X, log_price[ok])
-    lookup.token_weights[active] = model.coef_[: active.size]
-    lookup.subcategory = (keys, model.coef_[active.size : active.size + keys.size].copy())
-    lookup.intercept = float(model.intercept_)
-    return lookup
-
-
-def fit_spread(residual: np.ndarray, nearest: np.ndarray) -> np.ndarray:
-    """Robust spread (1.4826 x MAD) of out-of-fold residuals per nearest-neighbour similarity bin;
-    a bin with under 30 rows takes the overall spread."""
-    ok = np.isfinite(residual)
-    bins = np.searchsorted(np.asarray(SIM_EDGES), nearest, side="right")
-
-    def mad(r: np.ndarray) -> float:
-        return float(1.4826 * np.median(np.abs(r - np.median(r)))) if r.size else 1.0
-
-    overall = max(mad(residual[ok]), 1e-3)
-    return np.asarray(
-        [
-            max(mad(residual[ok & (bins == b)]), 1e-3) if (ok & (bins == b)).sum() >= 30 else overall
-            for b in range(len(SIM_EDGES) + 1)
-        ]
-    )
 
 
 class _Inputs:
@@ -175,7 +105,7 @@ class _Inputs:
             n_bits=self.n_bits,
             seen=seen,
             token_seen=np.asarray(words.sum(axis=0)).ravel() > 0,
-            price=fit_price_model(words, self.buckets["subcategory"][rows], self.log_price[rows]),
+            price=PriceLookup.fit(words, self.buckets["subcategory"][rows], self.log_price[rows]),
         )
         ctx = RowContext(self.prepared.iloc[rows].reset_index(drop=True), lookups)
         lookups.fitted = {signal.name: signal.fit(ctx) for signal in FITTED_SIGNALS}
@@ -253,7 +183,7 @@ def _assemble(
     summary: RowSummary,
     lookups: Lookups,
     confidence: ConfidenceRef,
-    price_model: PriceModel,
+    price_model: dict[str, Any],
     price_range: list[float],
     settings: dict[str, float],
     calibration: dict[str, Any],
@@ -300,33 +230,6 @@ def _assemble(
         calibration=calibration,
         deployment=deployment,
         fitted=lookups.fitted,
-    )
-
-
-def _price_model(lookups: Lookups, residual: np.ndarray) -> PriceModel:
-    price = lookups.price
-    ids = np.flatnonzero(price.token_weights)
-    idf_ids = np.flatnonzero(price.idf)
-    rows = price.index.T.tocsr()
-    keys, weights = price.subcategory
-    return PriceModel(
-        token_ids=encode_array(ids, "int32"),
-        token_weights=encode_array(price.token_weights[ids], "float32"),
-        subcategory_buckets=keys.tolist(),
-        subcategory_weights=weights.tolist(),
-        intercept=price.intercept,
-        idf_ids=encode_array(idf_ids, "int32"),
-        idf_values=encode_array(price.idf[idf_ids], "float32"),
-        index_indptr=encode_array(rows.indptr, "int32", compress=True),
-        index_ids=encode_array(rows.indices, "int32", compress=True),
-        index_price=encode_array(price.index_price, "float32"),
-        sim_edges=price.sim_edges.tolist(),
-        sigma=price.sigma.tolist(),
-        residual_std=float(np.nanstd(residual)) if np.isfinite(residual).any() else float("nan"),
-        own_price=None if price.index_own is None else encode_array(price.index_own[0], "float32"),
-        own_nearest=None if price.index_own is None else encode_array(price.index_own[1], "float32"),
-        own_price_title=None if price.index_own_title is None else encode_array(price.index_own_title, "float32"),
-        sigma_title=None if price.sigma_title is None else price.sigma_title.tolist(),
     )
 
 
@@ -461,7 +364,7 @@ def build_reference(
     priced = np.isfinite(inputs.log_price)  # the rows the neighbour index holds, in its order
     full.price.index_own = ((inputs.log_price - residual)[priced], nearest[priced])
     full.price.index_own_title = (inputs.log_price - title_residual)[priced]
-    price_model = _price_model(full, residual)
+    price_model = full.price.to_state(residual)
     deploy = (deployment or DriftSettings()).as_dict()
 
     reference = _assemble(summary, full, confidence, price_model, price_range, cfg, {}, deploy)
@@ -486,4 +389,4 @@ def build_reference(
     return reference
 
 
-__all__ = ["CALIBRATION_SIZES", "build_reference", "calibrate", "fit_price_model"]
+__all__ = ["CALIBRATION_SIZES", "build_reference", "calibrate"]

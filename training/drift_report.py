@@ -34,8 +34,8 @@ from pyfunc_model.drift import DriftMonitor, DriftReference, DriftVerdict, ood_f
 from pyfunc_model.drift.ood import sent_mask
 from pyfunc_model.drift.profiles import drift_view
 from pyfunc_model.drift.sketch import QUANTILE_LEVELS
-from pyfunc_model.drift.specs import CATEGORICAL, NUMERIC
-from pyfunc_model.drift.summary import RowSummary, token_shares
+from pyfunc_model.drift.specs import CATEGORICAL, NUMERIC, RowSummary
+from pyfunc_model.drift.summary import token_shares
 from training import capture_drift
 from training.data import Fingerprint, load_products
 

@@ -9,8 +9,7 @@ from pyfunc_model.drift.monitor import DriftMonitor, DriftVerdict
 from pyfunc_model.drift.ood import ood_flags, row_ood_reasons
 from pyfunc_model.drift.reference import DEFAULT_SETTINGS, DriftReference
 from pyfunc_model.drift.settings import DriftSettings
-from pyfunc_model.drift.specs import SIGNALS, Signal, summarize
-from pyfunc_model.drift.summary import RowSummary
+from pyfunc_model.drift.specs import SIGNALS, RowSummary, Signal, summarize
 
 __all__ = [
     "DEFAULT_SETTINGS",

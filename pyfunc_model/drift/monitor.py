@@ -18,8 +18,8 @@ import numpy as np
 
 from pyfunc_model.drift.checks import estimated_accuracy, run_tests
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.specs import CATEGORICAL, COL, COLUMNS, RAW_NUMERIC, summarize
-from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns, RowSummary
+from pyfunc_model.drift.specs import CATEGORICAL, COL, COLUMNS, RAW_NUMERIC, RowSummary, summarize
+from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns
 
 #: The newest rows of the window are also tested on their own: a sudden change (a new upstream,
 #: a currency switch) shows within about this many single rows whatever the window size.
@@ -110,11 +110,6 @@ class DriftMonitor:
     def window_len(self) -> int:
         """Rows currently held in the sliding window (never more than its capacity)."""
         return self._ring.size
-
-    def reset(self) -> None:
-        with self._lock:
-            self._ring = _Ring(self._ring.capacity)
-            self._last = None
 
     def check(
         self,

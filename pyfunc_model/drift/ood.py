@@ -15,8 +15,8 @@ from features.pipeline import ProductFeatures
 from features.schema import RowFlags
 from features.text import as_strings
 from pyfunc_model.drift.reference import DriftReference
-from pyfunc_model.drift.specs import CATEGORICAL, summarize
-from pyfunc_model.drift.summary import PreparedColumns, RowSummary
+from pyfunc_model.drift.specs import CATEGORICAL, RowSummary, summarize
+from pyfunc_model.drift.summary import PreparedColumns
 
 #: Reason names for unseen categorical values (``seller_id`` -> ``unseen_seller``).
 UNSEEN_REASON = {"subcategory": "unseen_subcategory", "brand": "unseen_brand", "seller_id": "unseen_seller"}

@@ -8,18 +8,16 @@ does not know rather than misreading it.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from pyfunc_model.drift.signals.price_given_title import PriceLookup
 from pyfunc_model.drift.sketch import NumericSketch, decode_bitmap
 from pyfunc_model.drift.specs import CATEGORICAL
-from pyfunc_model.drift.summary import TOKEN_FEATURES, Lookups, PriceLookup
+from pyfunc_model.drift.summary import Lookups
 
 SCHEMA_VERSION = 2
 CATEGORICAL_LEVELS = (2, 4, 8, 16, 32, 64)
@@ -43,55 +41,6 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "foreign_script_share": 0.5,  # foreign-script title when this share of letters is non-Latin
     "brand_as_sent": 0.0,  # 1.0: the reference's brands are the training data's own (drift.profiles)
 }
-
-
-def encode_array(values: np.ndarray, dtype: str, compress: bool = False) -> str:
-    raw = np.ascontiguousarray(values, dtype=dtype).tobytes()
-    return base64.b64encode(zlib.compress(raw, 6) if compress else raw).decode("ascii")
-
-
-def decode_array(text: str, dtype: str, compressed: bool = False) -> np.ndarray:
-    raw = base64.b64decode(text.encode("ascii"))
-    return np.frombuffer(zlib.decompress(raw) if compressed else raw, dtype=dtype)
-
-
-def price_lookup(pm: PriceModel) -> PriceLookup:
-    """Decode the stored price model into the serving object (once per process)."""
-    weights = np.zeros(TOKEN_FEATURES)
-    weights[decode_array(pm.token_ids, "int32")] = decode_array(pm.token_weights, "float32")
-    idf = np.zeros(TOKEN_FEATURES)
-    idf[decode_array(pm.idf_ids, "int32")] = decode_array(pm.idf_values, "float32")
-    indptr = decode_array(pm.index_indptr, "int32", compressed=True)
-    ids = decode_array(pm.index_ids, "int32", compressed=True)
-    return PriceLookup(
-        token_weights=weights,
-        subcategory=(np.asarray(pm.subcategory_buckets, dtype="float64"), np.asarray(pm.subcategory_weights)),
-        intercept=float(pm.intercept),
-        idf=idf,
-        index=tfidf_rows(indptr, ids, idf).T.tocsr(),
-        index_price=decode_array(pm.index_price, "float32").astype("float64"),
-        sim_edges=np.asarray(pm.sim_edges, dtype="float64"),
-        sigma=np.asarray(pm.sigma, dtype="float64"),
-        index_own=None
-        if pm.own_price is None or pm.own_nearest is None
-        else (
-            decode_array(pm.own_price, "float32").astype("float64"),
-            decode_array(pm.own_nearest, "float32").astype("float64"),
-        ),
-        index_own_title=None
-        if pm.own_price_title is None
-        else decode_array(pm.own_price_title, "float32").astype("float64"),
-        sigma_title=None if pm.sigma_title is None else np.asarray(pm.sigma_title, dtype="float64"),
-    )
-
-
-def tfidf_rows(indptr: np.ndarray, ids: np.ndarray, idf: np.ndarray) -> sp.csr_matrix:
-    """l2-normalised tf-idf rows (word presence x idf) from each row's distinct word ids."""
-    values = idf[ids]
-    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-    norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=indptr.size - 1))
-    values = values / np.where(norms > 0, norms, 1.0)[rows]
-    return sp.csr_matrix((values, ids, indptr), shape=(indptr.size - 1, TOKEN_FEATURES))
 
 
 @dataclass
@@ -129,33 +78,6 @@ class ConfidenceRef:
 
 
 @dataclass
-class PriceModel:
-    """The price-given-title model (``summary.PriceLookup``) in JSON: sparse ridge weights, the
-    training titles' word ids (zlib-compressed) and log prices for the neighbour search, and the
-    residual spread per nearest-neighbour similarity bin (all fitted out of fold)."""
-
-    token_ids: str  # base64 int32
-    token_weights: str  # base64 float32
-    subcategory_buckets: list[float]
-    subcategory_weights: list[float]
-    intercept: float
-    idf_ids: str  # base64 int32
-    idf_values: str  # base64 float32
-    index_indptr: str  # base64 zlib int32
-    index_ids: str  # base64 zlib int32
-    index_price: str  # base64 float32
-    sim_edges: list[float]
-    sigma: list[float]
-    residual_std: float
-    own_price: str | None = None  # base64 float32: each training title's out-of-fold predicted log price
-    own_nearest: str | None = None  # base64 float32: ... and its out-of-fold nearest-neighbour similarity
-    #: the prediction from the title alone (rows without a sub-category): out-of-fold predicted log
-    #: price per training title and residual spread per similarity bin
-    own_price_title: str | None = None
-    sigma_title: list[float] | None = None
-
-
-@dataclass
 class DriftReference:
     """Everything the monitor and the OOD rules need, built once from training data.
 
@@ -172,7 +94,8 @@ class DriftReference:
     categorical: dict[str, CategoricalRef]
     text: TextRef
     confidence: ConfidenceRef
-    price_model: PriceModel
+    #: the price-given-title model's state (``drift.signals.price_given_title``)
+    price_model: dict[str, Any]
     price_range: list[float]
     settings: dict[str, float]
     calibration: dict[str, Any]
@@ -211,7 +134,7 @@ class DriftReference:
             categorical={k: CategoricalRef(**v) for k, v in d["categorical"].items()},
             text=TextRef(**d["text"]),
             confidence=confidence_ref(d["confidence"]),
-            price_model=PriceModel(**d["price_model"]),
+            price_model=dict(d["price_model"]),
             price_range=list(d["price_range"]),
             settings={**DEFAULT_SETTINGS, **d.get("settings", {})},
             calibration=dict(d["calibration"]),
@@ -247,7 +170,7 @@ class DriftReference:
                 n_bits={f: self.categorical[f].n_bits for f in CATEGORICAL},
                 seen={f: self.seen_mask(f) for f in CATEGORICAL},
                 token_seen=self.token_seen_mask(),
-                price=price_lookup(self.price_model),
+                price=PriceLookup.from_state(self.price_model),
                 fitted=self.fitted,
             )
         return self._cache["lookups"]

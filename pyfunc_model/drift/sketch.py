@@ -119,14 +119,6 @@ class NumericSketch:
         scale = self.std if self.std > 0 else 1.0
         return float(np.mean(np.abs(diff)) / scale)
 
-    def psi(self, values: np.ndarray) -> float:
-        """Population stability index over the edge bins (reported, not used to decide)."""
-        ref = np.diff(np.concatenate([[0.0], self.cdf, [1.0]]))
-        cur_cdf = np.searchsorted(np.sort(values), self.edges, side="right") / values.size
-        cur = np.diff(np.concatenate([[0.0], cur_cdf, [1.0]]))
-        ref, cur = np.clip(ref, 1e-4, None), np.clip(cur, 1e-4, None)
-        return float(np.sum((cur - ref) * np.log(cur / ref)))
-
 
 def ks_pvalue(d: float, n: int, one_sided: bool = False) -> float:
     """KS p-value: exact Smirnov for small n, Stephens' asymptotic form above 100 rows

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pyfunc_model.drift.signals import FITTED_SIGNALS
-from pyfunc_model.drift.summary import Lookups, PreparedColumns, RowContext, RowSummary
+from pyfunc_model.drift.signals import FITTED_SIGNALS, price_given_title
+from pyfunc_model.drift.summary import Lookups, PreparedColumns, RowContext
 
 if TYPE_CHECKING:
     from pyfunc_model.drift.reference import DriftReference
@@ -67,9 +67,9 @@ def _missing(field: str) -> Signal:
 SIGNALS: tuple[Signal, ...] = (
     _numeric("price", "price", lambda c: c.log1p("price")),
     # price given title words and sub-category: half the spread of price alone, so twice the power
-    _numeric("price_residual", "price", lambda c: c.price_residual, weight=3.0),
+    _numeric("price_residual", "price", price_given_title.residual, weight=3.0),
     # the same for rows sent without a sub-category, against training's title-only residuals
-    _numeric("price_residual_title", "price", lambda c: c.price_residual_title, weight=3.0),
+    _numeric("price_residual_title", "price", price_given_title.residual_title, weight=3.0),
     _numeric("rating", "rating", lambda c: c.number("rating")),
     _numeric("reviews_count", "reviews_count", lambda c: c.log1p("reviews_count")),
     _numeric("title_chars", "title", lambda c: c.title_chars),
@@ -89,6 +89,20 @@ COLUMNS = tuple(s.name for s in SIGNALS)
 COL = {name: i for i, name in enumerate(COLUMNS)}
 NUMERIC = tuple(s.name for s in SIGNALS if s.kind == "numeric")
 TESTED = tuple(s for s in SIGNALS if s.tests)
+
+
+@dataclass
+class RowSummary:
+    """``table``: rows x monitored columns (:data:`COLUMNS`, NaN = missing); ``tokens``: rows x 256 counts."""
+
+    table: np.ndarray
+    tokens: np.ndarray
+
+    def __len__(self) -> int:
+        return self.table.shape[0]
+
+    def col(self, name: str) -> np.ndarray:
+        return self.table[:, COL[name]]
 
 
 def build_summary(
@@ -122,6 +136,7 @@ __all__ = [
     "SIGNAL",
     "SIGNALS",
     "TESTED",
+    "RowSummary",
     "Signal",
     "build_summary",
     "summarize",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ import scipy.sparse as sp
 
 from features.hashing import hash_buckets, murmur_hashes
 from features.text import as_strings, distinct
+
+if TYPE_CHECKING:
+    from pyfunc_model.drift.signals.price_given_title import PriceLookup
 
 #: Token-bucket histogram width kept per row (the text-content signal).
 TEXT_BUCKETS = 256
@@ -36,130 +39,9 @@ _UNICODE_PUNCT = "\xa0–—‘’“”•·×₹€£…®™°±"
 _PYTHON_SPLIT_ROWS = 64
 
 
-@dataclass
-class RowSummary:
-    """``table``: rows x monitored columns (``specs.COLUMNS``, NaN = missing); ``tokens``: rows x 256 counts."""
-
-    table: np.ndarray
-    tokens: np.ndarray
-
-    def __len__(self) -> int:
-        return self.table.shape[0]
-
-    def col(self, name: str) -> np.ndarray:
-        from pyfunc_model.drift.specs import COL
-
-        return self.table[:, COL[name]]
-
-
 #: The price residual is computed for at most this many distinct titles per call (evenly spaced):
 #: the nearest-neighbour search is the costliest per-row value, and the tests need no more.
 MAX_RESIDUAL_TITLES = 256
-#: Neighbours averaged for the price of a title; the blend weight of the neighbours rises from 0
-#: to 1 as the nearest neighbour's cosine similarity goes from KNN_SIM[0] to KNN_SIM[1].
-KNN_K = 5
-KNN_SIM = (0.3, 0.9)
-#: A training title this similar is the query's own title (same words): never its own neighbour.
-#: The reference's residuals are out of fold (folds grouped by title), so a listing re-sent from
-#: the training catalogue is priced with its stored out-of-fold prediction, not from its own
-#: training row; otherwise re-scoring the catalogue looks like price drift (residuals near zero).
-SELF_SIMILARITY = 1.0 - 1e-6
-
-
-@dataclass
-class PriceLookup:
-    """log price of a title: ridge on word presence + sub-category, blended with the prices of the
-    most similar training titles; and the expected spread of its error, which shrinks as the
-    nearest training title gets closer (so the residual is divided by it: a shift that moves
-    every price is seen most clearly on the rows whose price is best known)."""
-
-    token_weights: np.ndarray  # dense, TOKEN_FEATURES long
-    subcategory: tuple[np.ndarray, np.ndarray]  # (sorted sub-category buckets, weight of each)
-    intercept: float
-    idf: np.ndarray  # dense, TOKEN_FEATURES long
-    index: sp.csr_matrix  # training titles x TOKEN_FEATURES, l2-normalised tf-idf, transposed
-    index_price: np.ndarray  # log price of each training title
-    sim_edges: np.ndarray  # nearest-neighbour similarity bins ...
-    sigma: np.ndarray  # ... and the robust residual spread in each
-    #: per training title, its out-of-fold (predicted log price, nearest similarity): what a
-    #: title sent again is priced with, exactly as the reference priced it (None: not stored)
-    index_own: tuple[np.ndarray, np.ndarray] | None = None
-    #: the same for the prediction made without the sub-category, and its residual spread per
-    #: similarity bin (None in references built before rows without a sub-category had their own)
-    index_own_title: np.ndarray | None = None
-    sigma_title: np.ndarray | None = None
-
-    def spread(self, nearest: np.ndarray, title_only: bool = False) -> np.ndarray:
-        """Expected error spread of a prediction whose nearest training title has similarity ``nearest``
-        (``title_only``: of the prediction made without the sub-category)."""
-        sigma = self.sigma_title if title_only and self.sigma_title is not None else self.sigma
-        return sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
-
-    def predict(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr)."""
-        with_sub, _, nearest = self.predict_both(words, subcategory)
-        return with_sub, nearest
-
-    def predict_both(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(predicted log price with the row's sub-category, predicted without it, nearest similarity).
-
-        A row that sends no sub-category is priced from its title alone, so its residual has its
-        own spread and reference (the ``price_residual_title`` signal); both predictions share
-        the neighbour search, the costly part. Plain numpy over the csr arrays (no scipy matrix
-        products): for the few rows of a request the sparse-matrix machinery costs more than the
-        arithmetic.
-        """
-        words = words.tocsr()
-        n = words.shape[0]
-        row_of = np.repeat(np.arange(n), np.diff(words.indptr))
-        ids, data = words.indices, words.data.astype("float64")
-        # astype: numpy's weighted bincount of no values is int64
-        title = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n).astype("float64", copy=False)
-        title += self.intercept
-        ridge = title + _lookup(*self.subcategory, subcategory)
-        if self.index.shape[1] == 0 or n == 0:
-            return ridge, title, np.zeros(n)
-        query = data * self.idf[ids]  # l2-normalised tf-idf of each row
-        norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n).astype("float64", copy=False))
-        query /= np.where(norms > 0, norms, 1.0)[row_of]
-        best = np.zeros(n)
-        knn = ridge.copy()
-        own = np.full(n, -1)  # the training title a row repeats, if any
-        k = min(KNN_K, self.index.shape[1])
-        for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
-            hi = min(lo + 128, n)
-            part = slice(words.indptr[lo], words.indptr[hi])
-            sims = self._similarities(row_of[part] - lo, ids[part], query[part], hi - lo)
-            first = sims.argmax(axis=1)
-            repeats = sims[np.arange(sims.shape[0]), first] >= SELF_SIMILARITY
-            own[lo:hi][repeats] = first[repeats]
-            sims[sims >= SELF_SIMILARITY] = 0.0
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            s = np.take_along_axis(sims, top, axis=1)
-            w = np.maximum(s, 1e-3) ** 4
-            knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
-            best[lo:hi] = s.max(axis=1)
-        lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
-        with_sub = lam * knn + (1.0 - lam) * ridge
-        without = lam * knn + (1.0 - lam) * title
-        if self.index_own is not None:
-            repeated = own >= 0
-            with_sub[repeated] = self.index_own[0][own[repeated]]
-            if self.index_own_title is not None:
-                without[repeated] = self.index_own_title[own[repeated]]
-            best[repeated] = self.index_own[1][own[repeated]]
-        return with_sub, without, best
-
-    def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
-        """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
-        titles = self.index.shape[1]
-        starts = self.index.indptr[tokens]
-        lengths = self.index.indptr[tokens + 1] - starts
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
-        flat = np.repeat(rows * titles, lengths) + self.index.indices[offsets]
-        values = self.index.data[offsets] * np.repeat(weights, lengths)
-        return np.bincount(flat, weights=values, minlength=m * titles).astype("float64", copy=False).reshape(m, titles)
 
 
 @dataclass
@@ -173,7 +55,7 @@ class Lookups:
     n_bits: dict[str, int]
     seen: dict[str, np.ndarray | None]
     token_seen: np.ndarray
-    price: PriceLookup
+    price: PriceLookup  # ``drift.signals.price_given_title``
     #: state of each fitted signal (``drift.signals``), by signal name
     fitted: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -254,16 +136,6 @@ def _log1p(values: np.ndarray) -> np.ndarray:
         return np.log1p(np.clip(values, 0, None))
 
 
-def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
-    """``values[keys == query]`` per query value (sorted ``keys``), ``default`` where absent/NaN."""
-    out = np.full(query.size, default)
-    if keys.size:
-        pos = np.clip(np.searchsorted(keys, query), 0, keys.size - 1)
-        hit = ~np.isnan(query) & (keys[pos] == query)
-        out[hit] = values[pos[hit]]
-    return out
-
-
 #: What the per-row values are computed from: a prepared DataFrame (training, reports) or the
 #: same canonical columns as numpy arrays (``predict``: no pandas objects on the hot path).
 PreparedColumns = pd.DataFrame | Mapping[str, np.ndarray]
@@ -291,6 +163,8 @@ class RowContext:
         self.max_residual_titles = max_residual_titles
         self.every_profile = every_profile
         self._buckets: dict[str, np.ndarray] = {}
+        #: values a signal module computes once per frame and reads for several signals
+        self.cache: dict[str, Any] = {}
         self.n = len(prepared) if isinstance(prepared, pd.DataFrame) else len(prepared["title"])
 
     def _column(self, field: str) -> np.ndarray | None:
@@ -335,109 +209,60 @@ class RowContext:
         return flag
 
     @cached_property
-    def _titles(self) -> tuple[sp.csr_matrix, np.ndarray, list[str], np.ndarray | None]:
+    def titles(self) -> tuple[sp.csr_matrix, np.ndarray, list[str], np.ndarray | None]:
         unique, inverse = distinct(as_strings(self._column("title")))  # repeated titles tokenised once
         tokens, letters = title_tokens(unique)
         return tokens, letters, unique, inverse
 
-    def _per_row(self, values: np.ndarray) -> np.ndarray:
-        inverse = self._titles[3]
+    def per_row(self, values: np.ndarray) -> np.ndarray:
+        inverse = self.titles[3]
         return values if inverse is None else values[inverse]
 
     @cached_property
     def _n_tokens_unique(self) -> np.ndarray:
-        return np.asarray(self._titles[0].sum(axis=1)).ravel()
+        return np.asarray(self.titles[0].sum(axis=1)).ravel()
 
     @cached_property
     def n_tokens(self) -> np.ndarray:
-        return self._per_row(self._n_tokens_unique)
+        return self.per_row(self._n_tokens_unique)
 
     @cached_property
     def title_chars(self) -> np.ndarray:
         """Characters without surrounding whitespace (a blank title has none)."""
-        unique = self._titles[2]
-        return self._per_row(np.fromiter((len(t.strip()) for t in unique), dtype="float64", count=len(unique)))
+        unique = self.titles[2]
+        return self.per_row(np.fromiter((len(t.strip()) for t in unique), dtype="float64", count=len(unique)))
 
     @cached_property
     def title_oov_rate(self) -> np.ndarray:
-        tokens, n_tok = self._titles[0], self._n_tokens_unique
+        tokens, n_tok = self.titles[0], self._n_tokens_unique
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(n_tok > 0, oov_counts(tokens, self.lookups.token_seen) / n_tok, np.nan)
-        return self._per_row(rate)
+        return self.per_row(rate)
 
     @cached_property
     def title_letter_share(self) -> np.ndarray:
         """Letters (in non-numeric tokens) among visible characters: low for symbol soup."""
-        _, letters, unique, _ = self._titles
+        _, letters, unique, _ = self.titles
         chars = np.fromiter(map(len, unique), dtype="float64", count=len(unique))
         visible = chars - np.fromiter((t.count(" ") for t in unique), dtype="float64", count=len(unique))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self._per_row(np.where(visible > 0, letters / visible, 0.0))
+            return self.per_row(np.where(visible > 0, letters / visible, 0.0))
 
     @cached_property
     def title_foreign_share(self) -> np.ndarray:
         """Share of alphabetic characters outside Latin script (Devanagari, CJK, Cyrillic...)."""
-        unique = self._titles[2]
+        unique = self.titles[2]
         out = np.zeros(len(unique))
         for i, t in enumerate(unique):
             if not t.isascii():
                 alpha = [c for c in t if c.isalpha()]
                 if alpha:
                     out[i] = sum(ord(c) > 0x24F for c in alpha) / len(alpha)
-        return self._per_row(out)
+        return self.per_row(out)
 
     @cached_property
     def token_histogram(self) -> np.ndarray:
-        return self._per_row(token_histogram(self._titles[0]))
-
-    @cached_property
-    def _price_predictions(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """Per row: predicted log price with its sub-category, without it, and the spread of each.
-
-        Computed for at most :data:`MAX_RESIDUAL_TITLES` distinct titles (evenly spaced; NaN for
-        the others): enough for the tests, and bounded work on large batches."""
-        tokens, _, unique, inverse = self._titles
-        chosen = np.arange(len(unique))
-        cap = self.max_residual_titles
-        if cap is not None and chosen.size > cap:
-            chosen = np.linspace(0, chosen.size - 1, cap).round().astype(np.int64)
-        words = tokens.copy() if chosen.size == len(unique) else tokens[chosen]
-        words.data[:] = 1.0  # presence, as the model was fitted
-        sub = self.bucket("subcategory")
-        first_row = np.zeros(len(unique), dtype=np.int64)  # the sub-category of a title's first row
-        if inverse is not None:
-            first_row[inverse[::-1]] = np.arange(self.n)[::-1]
-        else:
-            first_row = np.arange(self.n)
-        price = self.lookups.price
-        with_sub, without, nearest = price.predict_both(words, sub[first_row[chosen]])
-        out = np.full((4, len(unique)), np.nan)
-        out[:, chosen] = (with_sub, price.spread(nearest), without, price.spread(nearest, title_only=True))
-        with_sub, spread, title, title_spread = (self._per_row(v) for v in out)
-        return (with_sub, spread), (title, title_spread)
-
-    @cached_property
-    def price_residual(self) -> np.ndarray:
-        """(log price - its prediction from title and sub-category) / the prediction's expected
-        error, on rows that sent a sub-category (NaN on the others: see :attr:`price_residual_title`)."""
-        if not np.isfinite(self.number("price")).any():
-            return np.full(self.n, np.nan)  # no price sent: no neighbour search
-        (expected, spread), _ = self._price_predictions
-        residual = (self.log1p("price") - expected) / spread
-        residual[np.isnan(self.bucket("subcategory"))] = np.nan
-        return residual
-
-    @cached_property
-    def price_residual_title(self) -> np.ndarray:
-        """The same from the title alone, on rows that sent no sub-category (every row with
-        ``every_profile``): their traffic is compared with training's title-only residuals."""
-        if not np.isfinite(self.number("price")).any():
-            return np.full(self.n, np.nan)
-        _, (expected, spread) = self._price_predictions
-        residual = (self.log1p("price") - expected) / spread
-        if not self.every_profile:
-            residual[~np.isnan(self.bucket("subcategory"))] = np.nan
-        return residual
+        return self.per_row(token_histogram(self.titles[0]))
 
 
 def token_shares(tokens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

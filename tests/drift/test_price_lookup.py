@@ -1,4 +1,4 @@
-"""The price model's neighbour search equals scipy's sparse cosine product.
+"""The price-given-title model: neighbours as scipy's sparse cosine product finds them, state that round-trips.
 
 Why: serving computes similarities from the index's posting lists in plain numpy (the sparse
 machinery costs more than the arithmetic for a few rows); it must give the same neighbours.
@@ -6,10 +6,13 @@ machinery costs more than the arithmetic for a few rows); it must give the same 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
 from pyfunc_model.drift import DriftReference
+from pyfunc_model.drift.signals.price_given_title import PriceLookup
 from pyfunc_model.drift.summary import title_tokens
 
 
@@ -38,3 +41,20 @@ def test_one_row_and_a_batch_give_the_same_prediction(reference: DriftReference,
     for i in (0, 7, words.shape[0] - 1):
         one = price.predict(words[i : i + 1], subcategory[i : i + 1])
         np.testing.assert_allclose([one[0][0], one[1][0]], [batch[0][i], batch[1][i]], rtol=0, atol=1e-12)
+
+
+def test_stored_state_round_trips_and_predicts_the_same(reference: DriftReference, fresh: pd.DataFrame) -> None:
+    """The signal's JSON state (the reference's ``price_model`` entry) decodes to the same model."""
+    price = reference.lookups().price
+    state = reference.price_model
+    again = PriceLookup.from_state(state).to_state(np.array([state["residual_std"]]))
+    assert {k: v for k, v in again.items() if k != "residual_std"} == {
+        k: v for k, v in state.items() if k != "residual_std"
+    }
+    words, _ = title_tokens(fresh["title"].tolist())
+    words.data[:] = 1.0
+    subcategory = np.zeros(words.shape[0])
+    decoded = PriceLookup.from_state(json.loads(json.dumps(state)))
+    for a, b in zip(price.predict_both(words, subcategory), decoded.predict_both(words, subcategory), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert price.index_own is not None and price.sigma_title is not None  # every optional part was stored

@@ -1,0 +1,338 @@
+"""Price given the title: a listing's log price against what its words and nearest training titles predict.
+
+Prices differ between products far more than any shift worth catching, so the price alone is a
+blunt signal; the residual of a model of price given the title (and the sub-category where it is
+sent) has about half its spread, hence twice the power for a shift that moves prices. This module
+owns the signal whole:
+
+- what training fits: :meth:`PriceLookup.fit` (a ridge on word presence and sub-category, blended
+  with the prices of the most similar training titles) and :func:`fit_spread` (the out-of-fold
+  error spread per nearest-title similarity bin);
+- its stored state: :meth:`PriceLookup.to_state` / :meth:`PriceLookup.from_state`, the reference's
+  ``price_model`` entry (the same JSON as artifacts built before this module existed);
+- its per-row values: :func:`residual` (rows that sent a sub-category) and :func:`residual_title`
+  (rows that did not, against training's title-only residuals).
+
+Its tests are the numeric ones (rank and KS against the reference sketch of the out-of-fold
+residuals), declared with the other signals in :mod:`pyfunc_model.drift.specs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from pyfunc_model.drift.encoding import decode_array, encode_array
+from pyfunc_model.drift.summary import TOKEN_FEATURES
+
+if TYPE_CHECKING:
+    from pyfunc_model.drift.summary import RowContext
+
+#: Neighbours averaged for the price of a title; the blend weight of the neighbours rises from 0
+#: to 1 as the nearest neighbour's cosine similarity goes from KNN_SIM[0] to KNN_SIM[1].
+KNN_K = 5
+KNN_SIM = (0.3, 0.9)
+#: A training title this similar is the query's own title (same words): never its own neighbour.
+#: The reference's residuals are out of fold (folds grouped by title), so a listing re-sent from
+#: the training catalogue is priced with its stored out-of-fold prediction, not from its own
+#: training row; otherwise re-scoring the catalogue looks like price drift (residuals near zero).
+SELF_SIMILARITY = 1.0 - 1e-6
+
+
+#: Nearest-neighbour similarity bins of the residual's spread.
+SIM_EDGES = (0.3, 0.5, 0.7, 0.9)
+#: Ridge penalty of the word + sub-category model.
+RIDGE_ALPHA = 3.0
+
+
+@dataclass
+class PriceLookup:
+    """log price of a title: ridge on word presence + sub-category, blended with the prices of the
+    most similar training titles; and the expected spread of its error, which shrinks as the
+    nearest training title gets closer (so the residual is divided by it: a shift that moves
+    every price is seen most clearly on the rows whose price is best known)."""
+
+    token_weights: np.ndarray  # dense, TOKEN_FEATURES long
+    subcategory: tuple[np.ndarray, np.ndarray]  # (sorted sub-category buckets, weight of each)
+    intercept: float
+    idf: np.ndarray  # dense, TOKEN_FEATURES long
+    index: sp.csr_matrix  # training titles x TOKEN_FEATURES, l2-normalised tf-idf, transposed
+    index_price: np.ndarray  # log price of each training title
+    sim_edges: np.ndarray  # nearest-neighbour similarity bins ...
+    sigma: np.ndarray  # ... and the robust residual spread in each
+    #: per training title, its out-of-fold (predicted log price, nearest similarity): what a
+    #: title sent again is priced with, exactly as the reference priced it (None: not stored)
+    index_own: tuple[np.ndarray, np.ndarray] | None = None
+    #: the same for the prediction made without the sub-category, and its residual spread per
+    #: similarity bin (None in references built before rows without a sub-category had their own)
+    index_own_title: np.ndarray | None = None
+    sigma_title: np.ndarray | None = None
+
+    def spread(self, nearest: np.ndarray, title_only: bool = False) -> np.ndarray:
+        """Expected error spread of a prediction whose nearest training title has similarity ``nearest``
+        (``title_only``: of the prediction made without the sub-category)."""
+        sigma = self.sigma_title if title_only and self.sigma_title is not None else self.sigma
+        return sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
+
+    def predict(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr)."""
+        with_sub, _, nearest = self.predict_both(words, subcategory)
+        return with_sub, nearest
+
+    def predict_both(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(predicted log price with the row's sub-category, predicted without it, nearest similarity).
+
+        A row that sends no sub-category is priced from its title alone, so its residual has its
+        own spread and reference (the ``price_residual_title`` signal); both predictions share
+        the neighbour search, the costly part. Plain numpy over the csr arrays (no scipy matrix
+        products): for the few rows of a request the sparse-matrix machinery costs more than the
+        arithmetic.
+        """
+        words = words.tocsr()
+        n = words.shape[0]
+        row_of = np.repeat(np.arange(n), np.diff(words.indptr))
+        ids, data = words.indices, words.data.astype("float64")
+        # astype: numpy's weighted bincount of no values is int64
+        title = np.bincount(row_of, weights=data * self.token_weights[ids], minlength=n).astype("float64", copy=False)
+        title += self.intercept
+        ridge = title + _lookup(*self.subcategory, subcategory)
+        if self.index.shape[1] == 0 or n == 0:
+            return ridge, title, np.zeros(n)
+        query = data * self.idf[ids]  # l2-normalised tf-idf of each row
+        norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n).astype("float64", copy=False))
+        query /= np.where(norms > 0, norms, 1.0)[row_of]
+        best = np.zeros(n)
+        knn = ridge.copy()
+        own = np.full(n, -1)  # the training title a row repeats, if any
+        k = min(KNN_K, self.index.shape[1])
+        for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
+            hi = min(lo + 128, n)
+            part = slice(words.indptr[lo], words.indptr[hi])
+            sims = self._similarities(row_of[part] - lo, ids[part], query[part], hi - lo)
+            first = sims.argmax(axis=1)
+            repeats = sims[np.arange(sims.shape[0]), first] >= SELF_SIMILARITY
+            own[lo:hi][repeats] = first[repeats]
+            sims[sims >= SELF_SIMILARITY] = 0.0
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            s = np.take_along_axis(sims, top, axis=1)
+            w = np.maximum(s, 1e-3) ** 4
+            knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
+            best[lo:hi] = s.max(axis=1)
+        lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
+        with_sub = lam * knn + (1.0 - lam) * ridge
+        without = lam * knn + (1.0 - lam) * title
+        if self.index_own is not None:
+            repeated = own >= 0
+            with_sub[repeated] = self.index_own[0][own[repeated]]
+            if self.index_own_title is not None:
+                without[repeated] = self.index_own_title[own[repeated]]
+            best[repeated] = self.index_own[1][own[repeated]]
+        return with_sub, without, best
+
+    def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
+        """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
+        titles = self.index.shape[1]
+        starts = self.index.indptr[tokens]
+        lengths = self.index.indptr[tokens + 1] - starts
+        total = int(lengths.sum())
+        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        flat = np.repeat(rows * titles, lengths) + self.index.indices[offsets]
+        values = self.index.data[offsets] * np.repeat(weights, lengths)
+        return np.bincount(flat, weights=values, minlength=m * titles).astype("float64", copy=False).reshape(m, titles)
+
+    @classmethod
+    def fit(
+        cls, words: sp.csr_matrix, subcategory: np.ndarray, log_price: np.ndarray, alpha: float = RIDGE_ALPHA
+    ) -> PriceLookup:
+        """Training only: the ridge on word presence and sub-category one-hot, and the priced titles
+        as the neighbour index. The spreads are set afterwards from out-of-fold residuals
+        (:func:`fit_spread`)."""
+        from sklearn.linear_model import Ridge  # training only
+
+        ok = np.isfinite(log_price)
+        keys = np.unique(subcategory[~np.isnan(subcategory)])
+        presence = words[ok].tocsr(copy=True)
+        presence.sum_duplicates()
+        presence.data[:] = 1.0
+        df = np.bincount(presence.indices, minlength=TOKEN_FEATURES)
+        idf = np.where(df > 0, np.log((1.0 + presence.shape[0]) / (1.0 + df)) + 1.0, 0.0)
+        index = tfidf_rows(presence.indptr.astype(np.int32), presence.indices.astype(np.int32), idf)
+        lookup = cls(
+            token_weights=np.zeros(TOKEN_FEATURES),
+            subcategory=(keys, np.zeros(keys.size)),
+            intercept=float(np.nanmedian(log_price)) if ok.any() else 0.0,
+            idf=idf,
+            index=index.T.tocsr(),
+            index_price=log_price[ok],
+            sim_edges=np.asarray(SIM_EDGES),
+            sigma=np.ones(len(SIM_EDGES) + 1),
+        )
+        if ok.sum() < 10:
+            return lookup
+        codes = np.searchsorted(keys, subcategory)
+        has = ~np.isnan(subcategory)
+        onehot = sp.csr_matrix(
+            (np.ones(int(has.sum())), (np.flatnonzero(has), codes[has])), shape=(len(subcategory), max(keys.size, 1))
+        )
+        active = np.flatnonzero(df)  # words that occur: the solver never sees the 2**17 - n empty columns
+        X = sp.hstack([presence[:, active], onehot[ok]], format="csr", dtype=np.float32)  # float32: ~10x faster
+        model = Ridge(alpha=alpha, solver="lsqr", fit_intercept=True, tol=1e-4).fit(X, log_price[ok])
+        lookup.token_weights[active] = model.coef_[: active.size]
+        lookup.subcategory = (keys, model.coef_[active.size : active.size + keys.size].copy())
+        lookup.intercept = float(model.intercept_)
+        return lookup
+
+    def to_state(self, residual: np.ndarray) -> dict[str, Any]:
+        """The JSON the reference stores (its ``price_model`` entry): sparse ridge weights, the
+        index titles' word ids (zlib-compressed) and log prices, the spreads per similarity bin;
+        ``residual``: the out-of-fold residuals, whose spread is kept for reports."""
+        ids, idf_ids = np.flatnonzero(self.token_weights), np.flatnonzero(self.idf)
+        rows = self.index.T.tocsr()
+        keys, weights = self.subcategory
+        return {
+            "token_ids": encode_array(ids, "int32"),
+            "token_weights": encode_array(self.token_weights[ids], "float32"),
+            "subcategory_buckets": keys.tolist(),
+            "subcategory_weights": weights.tolist(),
+            "intercept": self.intercept,
+            "idf_ids": encode_array(idf_ids, "int32"),
+            "idf_values": encode_array(self.idf[idf_ids], "float32"),
+            "index_indptr": encode_array(rows.indptr, "int32", compress=True),
+            "index_ids": encode_array(rows.indices, "int32", compress=True),
+            "index_price": encode_array(self.index_price, "float32"),
+            "sim_edges": self.sim_edges.tolist(),
+            "sigma": self.sigma.tolist(),
+            "residual_std": float(np.nanstd(residual)) if np.isfinite(residual).any() else float("nan"),
+            "own_price": None if self.index_own is None else encode_array(self.index_own[0], "float32"),
+            "own_nearest": None if self.index_own is None else encode_array(self.index_own[1], "float32"),
+            "own_price_title": None if self.index_own_title is None else encode_array(self.index_own_title, "float32"),
+            "sigma_title": None if self.sigma_title is None else self.sigma_title.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> PriceLookup:
+        """Decode :meth:`to_state`'s JSON (once per process; optional entries absent in older artifacts)."""
+        weights = np.zeros(TOKEN_FEATURES)
+        weights[decode_array(state["token_ids"], "int32")] = decode_array(state["token_weights"], "float32")
+        idf = np.zeros(TOKEN_FEATURES)
+        idf[decode_array(state["idf_ids"], "int32")] = decode_array(state["idf_values"], "float32")
+        indptr = decode_array(state["index_indptr"], "int32", compressed=True)
+        ids = decode_array(state["index_ids"], "int32", compressed=True)
+
+        def floats(key: str) -> np.ndarray | None:
+            value = state.get(key)
+            return None if value is None else decode_array(value, "float32").astype("float64")
+
+        own_price, own_nearest = floats("own_price"), floats("own_nearest")
+        sigma_title = state.get("sigma_title")
+        return cls(
+            token_weights=weights,
+            subcategory=(
+                np.asarray(state["subcategory_buckets"], dtype="float64"),
+                np.asarray(state["subcategory_weights"], dtype="float64"),
+            ),
+            intercept=float(state["intercept"]),
+            idf=idf,
+            index=tfidf_rows(indptr, ids, idf).T.tocsr(),
+            index_price=decode_array(state["index_price"], "float32").astype("float64"),
+            sim_edges=np.asarray(state["sim_edges"], dtype="float64"),
+            sigma=np.asarray(state["sigma"], dtype="float64"),
+            index_own=None if own_price is None or own_nearest is None else (own_price, own_nearest),
+            index_own_title=floats("own_price_title"),
+            sigma_title=None if sigma_title is None else np.asarray(sigma_title, dtype="float64"),
+        )
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
+    """``values[keys == query]`` per query value (sorted ``keys``), ``default`` where absent/NaN."""
+    out = np.full(query.size, default)
+    if keys.size:
+        pos = np.clip(np.searchsorted(keys, query), 0, keys.size - 1)
+        hit = ~np.isnan(query) & (keys[pos] == query)
+        out[hit] = values[pos[hit]]
+    return out
+
+
+def tfidf_rows(indptr: np.ndarray, ids: np.ndarray, idf: np.ndarray) -> sp.csr_matrix:
+    """l2-normalised tf-idf rows (word presence x idf) from each row's distinct word ids."""
+    values = idf[ids]
+    rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=indptr.size - 1))
+    values = values / np.where(norms > 0, norms, 1.0)[rows]
+    return sp.csr_matrix((values, ids, indptr), shape=(indptr.size - 1, TOKEN_FEATURES))
+
+
+def fit_spread(residual: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Training only: robust spread (1.4826 x MAD) of out-of-fold residuals per nearest-neighbour
+    similarity bin; a bin with under 30 rows takes the overall spread."""
+    ok = np.isfinite(residual)
+    bins = np.searchsorted(np.asarray(SIM_EDGES), nearest, side="right")
+
+    def mad(r: np.ndarray) -> float:
+        return float(1.4826 * np.median(np.abs(r - np.median(r)))) if r.size else 1.0
+
+    overall = max(mad(residual[ok]), 1e-3)
+    return np.asarray(
+        [
+            max(mad(residual[ok & (bins == b)]), 1e-3) if (ok & (bins == b)).sum() >= 30 else overall
+            for b in range(len(SIM_EDGES) + 1)
+        ]
+    )
+
+
+def _predictions(ctx: RowContext) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Per row: predicted log price with its sub-category, without it, and the spread of each.
+
+    Computed once per frame, for at most ``ctx.max_residual_titles`` distinct titles (evenly
+    spaced; NaN for the others): enough for the tests, and bounded work on large batches."""
+    if "price_given_title" in ctx.cache:
+        return ctx.cache["price_given_title"]
+    tokens, _, unique, inverse = ctx.titles
+    chosen = np.arange(len(unique))
+    cap = ctx.max_residual_titles
+    if cap is not None and chosen.size > cap:
+        chosen = np.linspace(0, chosen.size - 1, cap).round().astype(np.int64)
+    words = tokens.copy() if chosen.size == len(unique) else tokens[chosen]
+    words.data[:] = 1.0  # presence, as the model was fitted
+    sub = ctx.bucket("subcategory")
+    first_row = np.zeros(len(unique), dtype=np.int64)  # the sub-category of a title's first row
+    if inverse is not None:
+        first_row[inverse[::-1]] = np.arange(ctx.n)[::-1]
+    else:
+        first_row = np.arange(ctx.n)
+    price = ctx.lookups.price
+    with_sub, without, nearest = price.predict_both(words, sub[first_row[chosen]])
+    out = np.full((4, len(unique)), np.nan)
+    out[:, chosen] = (with_sub, price.spread(nearest), without, price.spread(nearest, title_only=True))
+    with_sub, spread, title, title_spread = (ctx.per_row(v) for v in out)
+    ctx.cache["price_given_title"] = result = ((with_sub, spread), (title, title_spread))
+    return result
+
+
+def residual(ctx: RowContext) -> np.ndarray:
+    """(log price - its prediction from title and sub-category) / the prediction's expected
+    error, on rows that sent a sub-category (NaN on the others: see :func:`residual_title`)."""
+    if not np.isfinite(ctx.number("price")).any():
+        return np.full(ctx.n, np.nan)  # no price sent: no neighbour search
+    (expected, spread), _ = _predictions(ctx)
+    out = (ctx.log1p("price") - expected) / spread
+    out[np.isnan(ctx.bucket("subcategory"))] = np.nan
+    return out
+
+
+def residual_title(ctx: RowContext) -> np.ndarray:
+    """The same from the title alone, on rows that sent no sub-category (every row with
+    ``ctx.every_profile``): their traffic is compared with training's title-only residuals."""
+    if not np.isfinite(ctx.number("price")).any():
+        return np.full(ctx.n, np.nan)
+    _, (expected, spread) = _predictions(ctx)
+    out = (ctx.log1p("price") - expected) / spread
+    if not ctx.every_profile:
+        out[~np.isnan(ctx.bucket("subcategory"))] = np.nan
+    return out
+
+
+__all__ = ["KNN_K", "KNN_SIM", "SIM_EDGES", "PriceLookup", "fit_spread", "residual", "residual_title", "tfidf_rows"]
