@@ -14,6 +14,7 @@ own document frequency.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,17 +109,25 @@ def _inner_fold(titles: pd.Series, y: np.ndarray, fit_rows: np.ndarray, score_ro
     return out
 
 
-def tune_title_svc(titles: pd.Series, y: np.ndarray, seed: int, n_jobs: int = 1) -> TunedSvc:
-    """Choose C and min_df on these training rows by title-grouped inner cross-validation.
-
-    Ties go to the smaller min_df, then the smaller C (the first in the grid).
-    """
+def inner_fold_jobs(titles: pd.Series, y: np.ndarray, seed: int) -> list[Any]:
+    """One joblib task per inner fold (its grid of settings), to run beside other work; their
+    results go to :func:`choose`."""
     titles = titles.reset_index(drop=True)
     y = np.asarray(y)
     groups = pd.factorize(normalize_title(titles))[0]
     folds = GroupKFold(n_splits=INNER_FOLDS, shuffle=True, random_state=seed).split(titles, groups=groups)
-    scores = Parallel(n_jobs=n_jobs)(delayed(_inner_fold)(titles, y, fit, score) for fit, score in folds)
+    return [delayed(_inner_fold)(titles, y, fit, score) for fit, score in folds]
+
+
+def choose(scores: list[dict[str, float]]) -> TunedSvc:
+    """The setting with the best mean inner-fold macro-F1; ties go to the smaller min_df, then
+    the smaller C (the first in the grid)."""
     mean = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
     grid = [(C, m) for m in MIN_DF_GRID for C in C_GRID]
     C, m = max(grid, key=lambda cm: mean[_key(*cm)])
     return TunedSvc(C, m, mean)
+
+
+def tune_title_svc(titles: pd.Series, y: np.ndarray, seed: int, n_jobs: int = 1) -> TunedSvc:
+    """Choose C and min_df on these training rows by title-grouped inner cross-validation."""
+    return choose(Parallel(n_jobs=n_jobs)(inner_fold_jobs(titles, y, seed)))

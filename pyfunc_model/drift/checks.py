@@ -172,7 +172,8 @@ def _buckets(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) ->
         return []
     cref = ref.categorical[s.field]
     levels = tuple(int(k) for k in cref.coarse)
-    k = max(levels) if large else _level(levels, present.size / 6, max(levels))  # >= ~6 rows per cell
+    per_cell = ref.settings["bucket_rows_per_cell"]
+    k = max(levels) if large else _level(levels, present.size / per_cell, max(levels))
     counts = np.bincount(present % k, minlength=k)
     ref_share = np.asarray(cref.coarse[str(k)])
     if large:

@@ -40,7 +40,10 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "no_known_words_oov_rate": 0.75,  # title with no known words when at least this share is unseen
     "foreign_script_share": 0.5,  # foreign-script title when this share of letters is non-Latin
     "brand_as_sent": 0.0,  # 1.0: the reference's brands are the training data's own (drift.profiles)
+    "bucket_rows_per_cell": 3.0,  # small samples: a categorical chi-square gets >= this many rows per bucket
 }
+#: What a reference built before a setting existed was calibrated with (read when it lacks the key).
+LEGACY_SETTINGS: dict[str, float] = {"bucket_rows_per_cell": 6.0}
 
 
 @dataclass
@@ -136,7 +139,7 @@ class DriftReference:
             confidence=confidence_ref(d["confidence"]),
             price_model=dict(d["price_model"]),
             price_range=list(d["price_range"]),
-            settings={**DEFAULT_SETTINGS, **d.get("settings", {})},
+            settings={**DEFAULT_SETTINGS, **LEGACY_SETTINGS, **d.get("settings", {})},
             calibration=dict(d["calibration"]),
             deployment=dict(d["deployment"]),
             class_prior=d.get("class_prior"),

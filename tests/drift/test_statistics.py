@@ -95,3 +95,19 @@ def test_a_reference_from_before_fitted_signals_loads_and_skips_them(
         assert np.isnan(summary.col(signal.name)).all()
         assert not [name for name in verdict.details["tests"] if name.startswith(f"{signal.name}:")]
         assert np.isfinite(summarize(fresh, reference).col(signal.name)).any()  # the current reference has them
+
+
+def test_a_reference_keeps_the_bucket_resolution_it_was_calibrated_with(
+    reference: DriftReference, fresh: pd.DataFrame
+) -> None:
+    """Categorical chi-squares use >= 3 rows per bucket; a reference built before that setting
+    existed was calibrated with 6 and keeps them (fewer buckets for the same rows)."""
+    assert reference.settings["bucket_rows_per_cell"] == 3.0
+    older = reference.to_dict()
+    del older["settings"]["bucket_rows_per_cell"]
+    loaded = DriftReference.from_dict(older)
+    assert loaded.settings["bucket_rows_per_cell"] == 6.0
+    rows = fresh.head(150)
+    current = DriftMonitor(reference).check(rows, None).details["tests"]["subcategory:chi2"]["test"]
+    legacy = DriftMonitor(loaded).check(rows, None).details["tests"]["subcategory:chi2"]["test"]
+    assert (current, legacy) == ("chi_square_32_buckets", "chi_square_16_buckets")
