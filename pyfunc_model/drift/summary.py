@@ -96,44 +96,84 @@ def _split_tokens(rows: list[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return row_of[keep], codes[keep], uniques
 
 
-def title_tokens(titles: pd.Series | list[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+@dataclass
+class TokenRows:
+    """Hashed title tokens of each row in CSR layout: ``indptr``, ``indices`` (sorted within a row),
+    float32 ``data`` (counts). Plain arrays: a scipy matrix costs tens of microseconds to build,
+    copy or sum, most of a one-row request's summary; :meth:`tocsr` gives one where it is wanted."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.indptr) - 1, TOKEN_FEATURES)
+
+    def row_of(self) -> np.ndarray:
+        return np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+
+    def row_sums(self, weights: np.ndarray | None = None) -> np.ndarray:
+        """float32 sum of ``data`` (times ``weights`` per entry) per row, as scipy sums a float32 matrix
+        (exact: counts are small integers)."""
+        values = self.data if weights is None else self.data * weights
+        return np.bincount(self.row_of(), weights=values, minlength=self.shape[0]).astype(np.float32)
+
+    def presence(self, rows: np.ndarray | None = None) -> TokenRows:
+        """The listed rows (all by default) with every count set to 1."""
+        if rows is None:
+            return TokenRows(self.indptr, self.indices, np.ones_like(self.data))
+        starts, stops = self.indptr[rows], self.indptr[rows + 1]
+        sizes = stops - starts
+        at = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=indptr[1:])
+        return TokenRows(indptr, self.indices[at], np.ones(at.size, dtype=self.data.dtype))
+
+    def tocsr(self) -> sp.csr_matrix:
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+
+def title_tokens(titles: pd.Series | list[str]) -> tuple[TokenRows, np.ndarray]:
     """(rows x 2**17 hashed token counts, characters in non-numeric tokens per row)."""
     n = len(titles)
     if n == 0:
-        return sp.csr_matrix((0, TOKEN_FEATURES), dtype=np.float32), np.zeros(0)
+        empty = np.zeros(0, dtype=np.int64)
+        return TokenRows(np.zeros(1, dtype=np.int64), empty, np.zeros(0, dtype=np.float32)), np.zeros(0)
     rows, codes, uniques = _split_tokens(_normalised_rows(titles))
     ids = murmur_hashes(uniques) % TOKEN_FEATURES  # hash_buckets' hash, through its per-process cache
     wordy = np.fromiter(map(len, uniques), dtype="float64", count=len(uniques))
     wordy[np.fromiter(map(str.isdigit, uniques), dtype=bool, count=len(uniques))] = 0.0
-    counts = sp.csr_matrix((np.ones(codes.size, dtype=np.float32), (rows, ids[codes])), shape=(n, TOKEN_FEATURES))
-    counts.sum_duplicates()
-    return counts, np.bincount(rows, weights=wordy[codes], minlength=n)
+    # rows are in order, so (row, id) keys sort into CSR order; equal keys are one count
+    keys, counts = np.unique(rows * TOKEN_FEATURES + ids[codes].astype(np.int64), return_counts=True)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(keys // TOKEN_FEATURES, minlength=n), out=indptr[1:])
+    tokens = TokenRows(indptr, keys % TOKEN_FEATURES, counts.astype(np.float32))
+    return tokens, np.bincount(rows, weights=wordy[codes], minlength=n)
 
 
 def title_token_matrix(titles: pd.Series) -> sp.csr_matrix:
     """Token counts hashed into 2**17 columns with ``features.hashing.hash_buckets``."""
-    return title_tokens(titles)[0]
+    return title_tokens(titles)[0].tocsr()
 
 
-def token_histogram(tokens: sp.csr_matrix, width: int = TEXT_BUCKETS) -> np.ndarray:
+def token_histogram(tokens: TokenRows, width: int = TEXT_BUCKETS) -> np.ndarray:
     """Fold hashed token columns into ``width`` buckets; uint8 keeps the window small."""
     n = tokens.shape[0]
-    folded = sp.csr_matrix((tokens.data.copy(), tokens.indices % width, tokens.indptr.copy()), shape=(n, width))
-    folded.sum_duplicates()
-    out = np.zeros((n, width), dtype=np.uint8)  # filled directly: no n x width float temporary
-    out[np.repeat(np.arange(n), np.diff(folded.indptr)), folded.indices] = np.minimum(folded.data, 255)
-    return out
+    folded = np.bincount(
+        tokens.row_of() * width + tokens.indices % width, weights=tokens.data, minlength=n * width
+    ).reshape(n, width)
+    return np.minimum(folded, 255).astype(np.uint8)
 
 
-def oov_counts(tokens: sp.csr_matrix, seen: np.ndarray) -> np.ndarray:
+def oov_counts(tokens: TokenRows, seen: np.ndarray) -> np.ndarray:
     """Per-row number of token occurrences whose hashed id was never seen in training."""
-    unseen = sp.csr_matrix((tokens.data * ~seen[tokens.indices], tokens.indices, tokens.indptr), shape=tokens.shape)
-    return np.asarray(unseen.sum(axis=1)).ravel()
+    return tokens.row_sums(~seen[tokens.indices])
 
 
 def _log1p(values: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log1p(np.clip(values, 0, None))
+        return np.log1p(np.maximum(values, 0))  # NaN stays NaN
 
 
 #: What the per-row values are computed from: a prepared DataFrame (training, reports) or the
@@ -209,7 +249,7 @@ class RowContext:
         return flag
 
     @cached_property
-    def titles(self) -> tuple[sp.csr_matrix, np.ndarray, list[str], np.ndarray | None]:
+    def titles(self) -> tuple[TokenRows, np.ndarray, list[str], np.ndarray | None]:
         unique, inverse = distinct(as_strings(self._column("title")))  # repeated titles tokenised once
         tokens, letters = title_tokens(unique)
         return tokens, letters, unique, inverse
@@ -220,7 +260,7 @@ class RowContext:
 
     @cached_property
     def _n_tokens_unique(self) -> np.ndarray:
-        return np.asarray(self.titles[0].sum(axis=1)).ravel()
+        return self.titles[0].row_sums()
 
     @cached_property
     def n_tokens(self) -> np.ndarray:

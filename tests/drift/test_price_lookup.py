@@ -18,8 +18,7 @@ from pyfunc_model.drift.summary import title_tokens
 
 def test_similarities_equal_the_sparse_product(reference: DriftReference, fresh: pd.DataFrame) -> None:
     price = reference.lookups().price
-    words, _ = title_tokens(fresh["title"].tolist() + ["", "zzqx unseenword"])
-    words.data[:] = 1.0
+    words = title_tokens(fresh["title"].tolist() + ["", "zzqx unseenword"])[0].presence().tocsr()
     query = words.multiply(price.idf[None, :]).tocsr()
     norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1)).ravel())
     query = query.multiply(1.0 / np.where(norms > 0, norms, 1.0)[:, None]).tocsr()
@@ -34,8 +33,7 @@ def test_similarities_equal_the_sparse_product(reference: DriftReference, fresh:
 
 def test_one_row_and_a_batch_give_the_same_prediction(reference: DriftReference, fresh: pd.DataFrame) -> None:
     price = reference.lookups().price
-    words, _ = title_tokens(fresh["title"].tolist())
-    words.data[:] = 1.0
+    words = title_tokens(fresh["title"].tolist())[0].presence().tocsr()
     subcategory = np.zeros(words.shape[0])
     batch = price.predict(words, subcategory)
     for i in (0, 7, words.shape[0] - 1):
@@ -51,8 +49,7 @@ def test_stored_state_round_trips_and_predicts_the_same(reference: DriftReferenc
     assert {k: v for k, v in again.items() if k != "residual_std"} == {
         k: v for k, v in state.items() if k != "residual_std"
     }
-    words, _ = title_tokens(fresh["title"].tolist())
-    words.data[:] = 1.0
+    words = title_tokens(fresh["title"].tolist())[0].presence().tocsr()
     subcategory = np.zeros(words.shape[0])
     decoded = PriceLookup.from_state(json.loads(json.dumps(state)))
     for a, b in zip(price.predict_both(words, subcategory), decoded.predict_both(words, subcategory), strict=True):

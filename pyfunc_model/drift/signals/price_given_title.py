@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pyfunc_model.drift.encoding import decode_array, encode_array
-from pyfunc_model.drift.summary import TOKEN_FEATURES
+from pyfunc_model.drift.summary import TOKEN_FEATURES, TokenRows
 
 if TYPE_CHECKING:
     from pyfunc_model.drift.summary import RowContext
@@ -77,12 +77,14 @@ class PriceLookup:
         sigma = self.sigma_title if title_only and self.sigma_title is not None else self.sigma
         return sigma[np.searchsorted(self.sim_edges, nearest, side="right")]
 
-    def predict(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, words: sp.csr_matrix | TokenRows, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(predicted log price, nearest training title's similarity) per row of ``words`` (presence, csr)."""
         with_sub, _, nearest = self.predict_both(words, subcategory)
         return with_sub, nearest
 
-    def predict_both(self, words: sp.csr_matrix, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict_both(
+        self, words: sp.csr_matrix | TokenRows, subcategory: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(predicted log price with the row's sub-category, predicted without it, nearest similarity).
 
         A row that sends no sub-category is priced from its title alone, so its residual has its
@@ -91,7 +93,8 @@ class PriceLookup:
         products): for the few rows of a request the sparse-matrix machinery costs more than the
         arithmetic.
         """
-        words = words.tocsr()
+        if sp.issparse(words):
+            words = words.tocsr()
         n = words.shape[0]
         row_of = np.repeat(np.arange(n), np.diff(words.indptr))
         ids, data = words.indices, words.data.astype("float64")
@@ -295,8 +298,7 @@ def _predictions(ctx: RowContext) -> tuple[tuple[np.ndarray, np.ndarray], tuple[
     cap = ctx.max_residual_titles
     if cap is not None and chosen.size > cap:
         chosen = np.linspace(0, chosen.size - 1, cap).round().astype(np.int64)
-    words = tokens.copy() if chosen.size == len(unique) else tokens[chosen]
-    words.data[:] = 1.0  # presence, as the model was fitted
+    words = tokens.presence(None if chosen.size == len(unique) else chosen)  # presence, as the model was fitted
     sub = ctx.bucket("subcategory")
     first_row = np.zeros(len(unique), dtype=np.int64)  # the sub-category of a title's first row
     if inverse is not None:
