@@ -24,15 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from pyfunc_model.drift.signals import FITTED_SIGNALS, price_given_title
 from pyfunc_model.drift.summary import Lookups, PreparedColumns, RowContext
 
-if TYPE_CHECKING:
-    from pyfunc_model.drift.reference import DriftReference
+
+class HasLookups(Protocol):
+    """A built reference (``drift.reference.DriftReference``) as the summary sees it."""
+
+    def lookups(self) -> Lookups: ...
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,7 @@ def build_summary(
     return RowSummary(table=table, tokens=ctx.token_histogram)
 
 
-def summarize(prepared: PreparedColumns, reference: DriftReference) -> RowSummary:
+def summarize(prepared: PreparedColumns, reference: HasLookups) -> RowSummary:
     """:func:`build_summary` against a built reference's seen sets and price model."""
     return build_summary(prepared, reference.lookups())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,14 @@ import scipy.sparse as sp
 from features.hashing import hash_buckets, murmur_hashes
 from features.text import as_strings, distinct
 
-if TYPE_CHECKING:
-    from pyfunc_model.drift.signals.price_given_title import PriceLookup
+
+class PricePredictor(Protocol):
+    """What the per-row values need of the price model (``drift.signals.price_given_title.PriceLookup``)."""
+
+    def predict_both(self, words: TokenRows, subcategory: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+    def spread(self, nearest: np.ndarray, title_only: bool = False) -> np.ndarray: ...
+
 
 #: Token-bucket histogram width kept per row (the text-content signal).
 TEXT_BUCKETS = 256
@@ -55,7 +61,7 @@ class Lookups:
     n_bits: dict[str, int]
     seen: dict[str, np.ndarray | None]
     token_seen: np.ndarray
-    price: PriceLookup  # ``drift.signals.price_given_title``
+    price: PricePredictor
     #: state of each fitted signal (``drift.signals``), by signal name
     fitted: dict[str, dict[str, Any]] = field(default_factory=dict)
 
