@@ -38,6 +38,9 @@ NUMERIC_RANGES: dict[str, tuple[float, float]] = {
 _CURRENCY_PREFIX = re.compile(r"^(?:rs\.?|inr|usd|eur|gbp|[₹$€£])\s*", re.IGNORECASE)
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[+-]?\.\d+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Lone surrogates (a JSON body may carry "\ud800"): not text, and every encoder downstream (UTF-8,
+#: Arrow, hashing) refuses them; each becomes U+FFFD, as a UTF-8 decoder with errors="replace" does.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Joins a column's strings for one regex pass; a non-character, so real text never has it.
 _ROW_SEP = "\uffff"
 
@@ -96,16 +99,24 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
         # the common case, every value a string: one regex pass over the joined column
         joined = _ROW_SEP.join(arr)
         if joined.count(_ROW_SEP) == n - 1:  # no value contains the separator itself
-            parts = _CONTROL.sub(" ", joined).split(_ROW_SEP) if _CONTROL.search(joined) else arr
+            cleaned = _clean_chars(joined)
+            parts = cleaned.split(_ROW_SEP) if cleaned is not joined else arr
             return [p.strip() or None for p in parts]
     out: list[str | None] = []
     for v in arr:
         if is_missing(v):
             out.append(None)
             continue
-        text = _CONTROL.sub(" ", v if isinstance(v, str) else str(v)).strip()
+        text = _clean_chars(v if isinstance(v, str) else str(v)).strip()
         out.append(text or None)
     return out
+
+
+def _clean_chars(text: str) -> str:
+    """Control characters as spaces, lone surrogates as U+FFFD; ``text`` itself when it has neither."""
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\ufffd", text)
+    return _CONTROL.sub(" ", text) if _CONTROL.search(text) else text
 
 
 @dataclass

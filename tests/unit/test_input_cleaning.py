@@ -93,6 +93,23 @@ def test_text_cleaning_same_on_both_paths(extra: str) -> None:
     assert got[6] == extra.strip()
 
 
+@pytest.mark.parametrize("extra", ["", "\uffff in a title"])  # both paths, as above
+def test_lone_surrogates_become_replacement_characters(extra: str) -> None:
+    """A JSON body can carry lone surrogates; they are not text (UTF-8, Arrow and hashing refuse
+    them), so every text field gets U+FFFD in their place and the row is scored."""
+    raw = pd.DataFrame(
+        {
+            "title": pd.Series(["lone \ud800 title", "\udfff", extra], dtype=object),
+            "brand": pd.Series(["a\udc80b", None, "ok"], dtype=object),
+        }
+    )
+    frame = clean_input(raw).frame
+    assert frame["title"].tolist()[:2] == ["lone \ufffd title", "\ufffd"]
+    assert frame["brand"].tolist()[:2] == ["a\ufffdb", None]
+    for value in frame["title"].tolist() + frame["brand"].dropna().tolist():
+        value.encode("utf-8")  # encodable: no surrogate left
+
+
 def test_all_nan_optional_columns_are_missing() -> None:
     frame = clean_input(pd.DataFrame({"title": ["a", "b"], "brand": [np.nan, np.nan], "seller_id": [None, None]})).frame
     assert frame["brand"].tolist() == [None, None] and frame["seller_id"].tolist() == [None, None]
