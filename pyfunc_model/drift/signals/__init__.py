@@ -8,6 +8,10 @@ calibrated like every other test). Adding one is adding a file here and a line t
 :data:`FITTED_SIGNALS`; the reference builder, the checks, the report and the row reasons loop
 over signals. An artifact built before a signal existed has no state for it: its value is NaN
 there and its test is skipped.
+
+``price_given_title.py`` is the same in one respect more: its model (ridge, neighbour index,
+spreads) serves two signals (``price_residual`` and ``price_residual_title``), so its state is
+the reference's own ``price_model`` entry and its values are declared in ``specs``.
 """
 
 from __future__ import annotations
