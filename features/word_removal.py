@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from features.ngrams import FastTfidf
+from features.sparse_rows import concat_ranges, row_positions
 
 
 @dataclass
@@ -108,9 +109,7 @@ def _entries(counts: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _gather(matrix: sp.csr_matrix, row_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``_entries`` of ``matrix[row_ids]`` without building it (rows may repeat)."""
-    starts = matrix.indptr[row_ids]
-    sizes = matrix.indptr[row_ids + 1] - starts
-    at = _ranges(starts, sizes)
+    at, sizes = row_positions(matrix.indptr, row_ids)
     return np.repeat(np.arange(len(row_ids)), sizes), matrix.indices[at], matrix.data[at]
 
 
@@ -131,7 +130,7 @@ def _bigram_changes(tw: TitleWords, vectorizer: FastTfidf, title_of: np.ndarray,
     per_title = np.bincount(seq_title, minlength=tw.counts.shape[0])
     lengths = per_title[title_of]
     start = (np.cumsum(per_title) - per_title)[title_of]
-    flat = seq_word[_ranges(start, lengths)]
+    flat = seq_word[concat_ranges(start, lengths)]
     variant = np.repeat(np.arange(len(title_of)), lengths)
     keep = flat != word_of[variant]
     same = variant[1:] == variant[:-1]
@@ -144,11 +143,6 @@ def _bigram_changes(tw: TitleWords, vectorizer: FastTfidf, title_of: np.ndarray,
     cols = vectorizer.bigram_columns(tw.last[flat[a]], tw.first[flat[b]]).astype(np.int64)
     found = cols >= 0
     return variant[a][found], cols[found], sign[found]
-
-
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated ``arange(start, start + length)`` for each pair."""
-    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
 
 
 def leave_one_out(
@@ -183,7 +177,8 @@ def leave_one_out(
     variant, cols = keys // n_features, keys % n_features
     # each changed column's count in the whole title
     counts = tw.counts
-    title_keys = _entries(counts)[0] * n_features + counts.indices
+    rows, title_cols, data = _entries(counts)
+    title_keys = rows * n_features + title_cols
     query = title_of[variant] * n_features + cols
     pos = np.clip(np.searchsorted(title_keys, query), 0, max(len(title_keys) - 1, 0))
     before = np.zeros(len(query))
@@ -192,7 +187,6 @@ def leave_one_out(
         before[hit] = counts.data[pos[hit]]
     after = np.maximum(before - removed, 0.0)  # never below 0 (exact counts: a guard, not a correction)
     changes = _block_sums(vectorizer, variant, cols, after, weights, column[title_of], n_variants, before=before)
-    rows, title_cols, data = _entries(counts)
     title_sums = _block_sums(vectorizer, rows, title_cols, data, weights, column, counts.shape[0])
     # per variant: its title's sums plus, per block, what the changed columns changed
     without = _parts(*(t[title_of] + c for t, c in zip(title_sums, changes, strict=True)))

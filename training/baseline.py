@@ -8,7 +8,12 @@ them, are one-hot columns beside the title's TF-IDF.
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +30,8 @@ from sklearn.preprocessing import OneHotEncoder
 from sklearn.svm import LinearSVC
 
 from features.schema import LABEL
-from training.evaluate import expected_calibration_error, macro_f1, per_class_f1
+from training.data import title_grouped_subset
+from training.evaluate import MAX_EVAL_ROWS, expected_calibration_error, macro_f1, per_class_f1
 from training.held_back import HELD_BACK_FOLDS
 from training.review_threshold import ReviewStats, choose_threshold, coverage_at_precision
 from training.tuned_baseline import choose, inner_fold_jobs
@@ -95,6 +101,12 @@ class BaselineScores:
     params: dict[str, object]
 
 
+def evaluation_rows(test_df: pd.DataFrame, classes: np.ndarray) -> pd.DataFrame:
+    """The held-out rows a run scores: labels the model knows, at most :data:`MAX_EVAL_ROWS` (whole title groups)."""
+    test_df = test_df[test_df[LABEL].isin(set(classes))].reset_index(drop=True)
+    return title_grouped_subset(test_df, MAX_EVAL_ROWS)
+
+
 def _untuned_and_calibrated(
     train_titles: pd.Series, y_train: np.ndarray, test_titles: pd.Series
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,6 +129,7 @@ def title_baselines(
 
     The inner folds and the untuned and calibrated fits run as one pool of ``n_jobs`` workers
     (three folds alone would leave a core idle for the last one); then the chosen setting is fitted."""
+    t0 = time.perf_counter()
     y_train, y_test = train_df[LABEL].to_numpy(), test_df[LABEL].to_numpy()
     jobs = inner_fold_jobs(train_df["title"], y_train, seed)
     results = Parallel(n_jobs=n_jobs)(
@@ -124,24 +137,58 @@ def title_baselines(
     )
     tuned = choose(results[: len(jobs)])
     untuned_pred, proba, calibrated_classes = results[-1]
-    tuned_pred = tuned.predict(train_df["title"], y_train, test_df["title"])
-    pred = tuned_pred if tuned.is_default else untuned_pred
+    # the default setting is the untuned LinearSVC, already fitted on these rows
+    tuned_pred = untuned_pred if tuned.is_default else tuned.predict(train_df["title"], y_train, test_df["title"])
     calibrated_pred = calibrated_classes[proba.argmax(axis=1)]
     y_idx = np.searchsorted(calibrated_classes, y_test)
     return BaselineScores(
         metrics={
             "baseline_macro_f1_title_only": macro_f1(y_test, tuned_pred),
-            "baseline_untuned_macro_f1_title_only": macro_f1(y_test, pred),
+            "baseline_untuned_macro_f1_title_only": macro_f1(y_test, untuned_pred),
             **tuned.metrics(),
             "calibrated_svc_macro_f1_title_only": macro_f1(y_test, calibrated_pred),
             "calibrated_svc_ece_title_only": expected_calibration_error(proba, y_idx),
             "calibrated_svc_coverage_at_98_title_only": coverage_at_precision(
                 proba.max(axis=1), calibrated_pred == y_test
             ),
+            "baseline_train_rows": len(train_df),
+            "baseline_fit_seconds": time.perf_counter() - t0,
         },
         per_class_f1=per_class_f1(y_test, tuned_pred, classes),
         params=tuned.params(),
     )
+
+
+def held_out_bars(
+    train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int
+) -> tuple[Callable[..., BaselineScores], tuple[Any, ...]]:
+    """The held-out split's bars as a job (function, arguments) to run beside the model's fit:
+    fitted on the training rows (at most :data:`MAX_BASELINE_ROWS`), scored on the rows the run
+    evaluates, one process."""
+    classes = np.unique(train_df[LABEL].to_numpy())
+    bars_train = title_grouped_subset(train_df, MAX_BASELINE_ROWS)
+    return title_baselines, (bars_train, evaluation_rows(test_df, classes), classes, seed, 1)
+
+
+@contextmanager
+def baselines_in_background(
+    train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int
+) -> Iterator[Callable[[], BaselineScores]]:
+    """Fit the held-out split's bars in a worker process while the model trains; yields a
+    function that waits for them.
+
+    The model's fit runs on one core (its booster single-threaded, so ``--cv`` folds can run two
+    at a time), and the bars cost ~40 s of CPU on amazon_in's training split: beside the fit they
+    take no wall time. The worker is a fresh (spawned) interpreter, stopped if the run fails.
+    """
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
+        pending = pool.apply_async(*held_out_bars(train_df, test_df, seed))
+        yield pending.get
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def calibrated_svc_review(
@@ -151,12 +198,13 @@ def calibrated_svc_review(
     X_test: sp.csr_matrix,
     y_test: np.ndarray,
     seed: int,
+    fitted: CalibratedClassifierCV | None = None,
 ) -> ReviewStats:
     """The calibrated LinearSVC's auto-accept threshold chosen as the primary's is, and what it does on the test rows.
 
     Same rule, same kind of rows: out-of-fold predictions over the training rows
     (:data:`HELD_BACK_FOLDS` title-grouped folds), then the model fitted on all of them is
-    applied to the test rows at that threshold.
+    applied to the test rows at that threshold (``fitted``: that model, when the caller has it).
     """
     folds = GroupKFold(n_splits=HELD_BACK_FOLDS, shuffle=True, random_state=seed)
     held_back = cross_val_predict(
@@ -164,6 +212,6 @@ def calibrated_svc_review(
     )
     classes = np.unique(y_train)
     threshold = choose_threshold(held_back.max(axis=1), classes[held_back.argmax(axis=1)] == y_train)
-    model = clone(CALIBRATED_SVC).fit(X_train, y_train)
+    model = fitted if fitted is not None else clone(CALIBRATED_SVC).fit(X_train, y_train)
     proba = model.predict_proba(X_test)
     return ReviewStats.at(threshold, proba.max(axis=1), model.classes_[proba.argmax(axis=1)] == y_test)

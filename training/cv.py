@@ -10,14 +10,17 @@ LinearSVC for the auto-accept comparison) are trained on the same rows.
 
 Cheap by construction, not by cutting corners: each fold's TF-IDF is fitted once and shared by
 all baselines and input sets, and the folds (plus the final model) run as parallel jobs, two at
-a time on two cores, the primary's booster on one thread each.
+a time on two cores, the primary's booster on one thread each; the tuned LinearSVC's inner folds
+are short jobs of their own, queued last so that neither worker idles while the other finishes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import numpy as np
@@ -33,7 +36,7 @@ from training.baseline import BASELINES, CALIBRATED_SVC, BaselineInputs, calibra
 from training.evaluate import INPUT_SETS, expected_calibration_error, macro_f1, quality_metrics, score_frame
 from training.fit import fit_model
 from training.review_threshold import coverage_at_precision
-from training.tuned_baseline import tune_title_svc
+from training.tuned_baseline import INNER_FOLDS, choose, inner_fold_jobs
 
 log = logging.getLogger("training")
 #: The metrics whose mean and sd over the folds are logged as ``cv_<metric>_mean`` / ``_sd``.
@@ -60,6 +63,8 @@ CV_DIR = "cv"
 TUNED_SVC = "linear_svc_tuned"
 _QUIET = logging.getLogger("training.cv.fold")
 _QUIET.setLevel(logging.WARNING)
+#: A job to run in the folds' pool: (function, positional arguments).
+Job = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
 def title_group_folds(frame: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -70,9 +75,10 @@ def title_group_folds(frame: pd.DataFrame, n_splits: int, seed: int) -> list[tup
 
 
 def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float | str]:
-    """Train the primary as the final model is trained; score it on the three input sets."""
+    """Train the primary as the final model is trained (drift thresholds left uncalibrated: they
+    change no answer, and the folds measure answers); score it on the three input sets."""
     t0 = time.perf_counter()
-    fitted = fit_model(train_df, seed, progress=_QUIET)
+    fitted = fit_model(train_df, seed, progress=_QUIET, drift_thresholds=False)
     model = ProductClassifierModel()
     model.setup(fitted.bundle)
     classes = fitted.bundle.classes
@@ -96,7 +102,8 @@ def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> di
 
 
 def baseline_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float]:
-    """Every baseline on every input set from one TF-IDF fit, plus the calibrated LinearSVC."""
+    """Every baseline on every input set from one TF-IDF fit, plus the calibrated LinearSVC (the
+    tuned LinearSVC's inner folds are jobs of their own: :func:`tuned_svc_fold`)."""
     t0 = time.perf_counter()
     inputs = BaselineInputs.fit(train_df)
     train_m, test_m = inputs.matrices(train_df), inputs.matrices(test_df)
@@ -106,10 +113,6 @@ def baseline_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> d
         for name, estimator in BASELINES.items():
             pred = clone(estimator).fit(train_m[suffix], y_train).predict(test_m[suffix])
             out[f"baseline_{name}_macro_f1{suffix}"] = macro_f1(y_test, pred)
-    tuned = tune_title_svc(train_df["title"], y_train, seed)
-    pred = tuned.predict(train_df["title"], y_train, test_df["title"])
-    out[f"baseline_{TUNED_SVC}_macro_f1_title_only"] = macro_f1(y_test, pred)
-    out.update(baseline_tuned_C=tuned.C, baseline_tuned_min_df=tuned.min_df)
     calibrated = clone(CALIBRATED_SVC).fit(train_m["_title_only"], y_train)
     proba = calibrated.predict_proba(test_m["_title_only"])
     pred = calibrated.classes_[proba.argmax(axis=1)]
@@ -118,12 +121,31 @@ def baseline_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> d
     out["calibrated_svc_ece_title_only"] = expected_calibration_error(proba, y_idx)
     out["calibrated_svc_coverage_at_98_title_only"] = coverage_at_precision(proba.max(axis=1), pred == y_test)
     groups = pd.factorize(normalize_title(train_df["title"]))[0]
-    review = calibrated_svc_review(train_m["_title_only"], y_train, groups, test_m["_title_only"], y_test, seed)
+    review = calibrated_svc_review(
+        train_m["_title_only"], y_train, groups, test_m["_title_only"], y_test, seed, fitted=calibrated
+    )
     out["calibrated_svc_review_threshold_title_only"] = review.threshold
     out["calibrated_svc_review_coverage_title_only"] = review.coverage
     out["calibrated_svc_review_precision_title_only"] = review.precision
     out["baseline_seconds"] = time.perf_counter() - t0
     return out
+
+
+def tuned_svc_fold(
+    train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int, scores: list[dict[str, float]], untuned_f1: float
+) -> dict[str, float]:
+    """The tuned LinearSVC of one fold from its inner folds' ``scores``: the chosen setting fitted
+    on the fold's training rows; the default setting is the untuned LinearSVC (``untuned_f1``)."""
+    tuned = choose(scores)
+    f1 = untuned_f1
+    if not tuned.is_default:
+        pred = tuned.predict(train_df["title"], train_df[LABEL].to_numpy(), test_df["title"])
+        f1 = macro_f1(test_df[LABEL].to_numpy(), pred)
+    return {
+        f"baseline_{TUNED_SVC}_macro_f1_title_only": f1,
+        "baseline_tuned_C": tuned.C,
+        "baseline_tuned_min_df": tuned.min_df,
+    }
 
 
 def strongest_baseline(table: pd.DataFrame) -> str:
@@ -132,24 +154,36 @@ def strongest_baseline(table: pd.DataFrame) -> str:
 
 
 def cross_validate(
-    frame: pd.DataFrame, n_splits: int, seed: int, n_jobs: int = 2, final_train: pd.DataFrame | None = None
-) -> tuple[pd.DataFrame, object]:
-    """Per-fold table (one row per fold); with ``final_train``, also the final model fitted alongside.
+    frame: pd.DataFrame, n_splits: int, seed: int, n_jobs: int = 2, beside: Sequence[Job] = ()
+) -> tuple[pd.DataFrame, list[Any]]:
+    """Per-fold table (one row per fold), and the results of the ``beside`` jobs (function,
+    arguments), which run in the same pool of ``n_jobs`` workers (e.g. the final model's fit):
+    more processes than cores would make every job slower.
 
-    Returns ``(table, fitted_final_or_None)``. The table gains ``baseline_macro_f1_title_only``
-    (the strongest baseline's score) and ``title_only_margin`` (primary minus that).
+    The table gains ``baseline_macro_f1_title_only`` (the strongest baseline's score) and
+    ``title_only_margin`` (primary minus that).
     """
     folds = title_group_folds(frame, n_splits, seed)
     parts = [(frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)) for tr, te in folds]
-    tasks = [delayed(fit_model)(final_train, seed, _QUIET)] if final_train is not None else []
-    tasks += [delayed(primary_fold)(tr, te, seed) for tr, te in parts]  # the longest jobs first
-    tasks += [delayed(baseline_fold)(tr, te, seed) for tr, te in parts]
+    tasks = [delayed(function)(*args) for function, args in beside]
+    tasks += [delayed(baseline_fold)(tr, te, seed) for tr, te in parts]  # the longest jobs first
+    tasks += [delayed(primary_fold)(tr, te, seed) for tr, te in parts]
+    # the tuned LinearSVC's inner folds last: short jobs that keep both workers busy to the end
+    tasks += [job for tr, _ in parts for job in inner_fold_jobs(tr["title"], tr[LABEL].to_numpy(), seed)]
     log.info("cross-validation: %d title-grouped folds, %d jobs on %d workers...", n_splits, len(tasks), n_jobs)
-    results = Parallel(n_jobs=n_jobs, backend="loky")(tasks)
-    fitted = results.pop(0) if final_train is not None else None
+    with Parallel(n_jobs=n_jobs, backend="loky") as pool:
+        results = pool(tasks)
+        alongside, results = results[: len(beside)], results[len(beside) :]
+        baselines, primaries = results[:n_splits], results[n_splits : 2 * n_splits]
+        inner_scores = results[2 * n_splits :]
+        inner = [inner_scores[i * INNER_FOLDS : (i + 1) * INNER_FOLDS] for i in range(n_splits)]
+        tuned = pool(
+            delayed(tuned_svc_fold)(tr, te, seed, scores, baseline["baseline_linear_svc_macro_f1_title_only"])
+            for (tr, te), scores, baseline in zip(parts, inner, baselines, strict=True)
+        )
     rows = []
-    for i, ((tr, te), primary, baseline) in enumerate(zip(parts, results[:n_splits], results[n_splits:], strict=True)):
-        rows.append({"split": i, "train_rows": len(tr), "test_rows": len(te), **primary, **baseline})
+    for i, ((tr, te), primary, baseline, svc) in enumerate(zip(parts, primaries, baselines, tuned, strict=True)):
+        rows.append({"split": i, "train_rows": len(tr), "test_rows": len(te), **primary, **baseline, **svc})
     table = pd.DataFrame(rows)
     best = strongest_baseline(table)
     table["strongest_baseline"] = best
@@ -158,7 +192,7 @@ def cross_validate(
     table["review_coverage_margin_title_only"] = (
         table["review_coverage_title_only"] - table["calibrated_svc_review_coverage_title_only"]
     )
-    return table, fitted
+    return table, alongside
 
 
 def summary(table: pd.DataFrame) -> dict[str, float]:

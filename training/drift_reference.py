@@ -21,7 +21,14 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from features.hashing import hash_buckets
 from features.subsample import capped_groups
 from features.text import normalize_title
-from pyfunc_model.drift.checks import SCORE_RANGE, data_tests, normal_score, test_weight, weighted_scores
+from pyfunc_model.drift.checks import (
+    SCORE_RANGE,
+    data_tests,
+    normal_score,
+    numeric_scores,
+    test_weight,
+    weighted_scores,
+)
 from pyfunc_model.drift.profiles import BRAND_AS_SENT
 from pyfunc_model.drift.reference import (
     CATEGORICAL_LEVELS,
@@ -257,10 +264,13 @@ def calibrate(
     for n in usable:
         per_size = []
         for ref, held in refs:
-            for _ in range(chunks):
-                idx = rng.choice(held, size=n, replace=False)
-                results = data_tests(ref, summary.table[idx], summary.tokens[idx], large=False)
-                per_size.append({r.name: normal_score(r.p_value) for r in results if r.p_value is not None})
+            rows = np.stack([rng.choice(held, size=n, replace=False) for _ in range(chunks)])
+            bulk = numeric_scores(ref, summary.table[rows])
+            for j, idx in enumerate(rows):
+                results = data_tests(ref, summary.table[idx], summary.tokens[idx], large=False, numeric=False)
+                scores = {r.name: normal_score(r.p_value) for r in results if r.p_value is not None}
+                scores.update((name, float(z[j])) for name, z in bulk.items() if np.isfinite(z[j]))
+                per_size.append(scores)
         raw.append(per_size)
     keys = sorted({k for per_size in raw for chunk in per_size for k in chunk})
     a = {k: [] for k in keys}
@@ -322,7 +332,9 @@ def build_reference(
     ``brand_sent``: training rows whose brand was in the data (not derived from the title); when
     the data had brands, the reference keeps only those (``drift.profiles.drift_view``).
 
-    Past ``max_rows`` training rows, a title-grouped random subset of that size is used."""
+    Past ``max_rows`` training rows, a title-grouped random subset of that size is used.
+    ``calibration_chunks=0`` skips the thresholds' calibration (most of the cost): the tests then
+    use Bonferroni thresholds, for models whose verdicts nobody reads (cross-validation folds)."""
     cfg = {**DEFAULT_SETTINGS, **(settings or {})}
     prepared = prepared.reset_index(drop=True)
     if brand_sent is not None and float(np.mean(brand_sent)) >= MIN_PRESENT_SHARE:
@@ -376,10 +388,11 @@ def build_reference(
 
     # many random held-out splits: the offset a held-out set has from the rest (live traffic comes
     # from a finite catalogue) varies between splits, and five folds would sample it five times only
-    splits = list(
-        GroupShuffleSplit(CALIBRATION_SPLITS, test_size=0.2, random_state=seed).split(prepared, groups=groups)
-    )
-    reference.calibration = calibrate(summary, splits, fold_reference, chunks=calibration_chunks, seed=seed)
+    if calibration_chunks:
+        splits = list(
+            GroupShuffleSplit(CALIBRATION_SPLITS, test_size=0.2, random_state=seed).split(prepared, groups=groups)
+        )
+        reference.calibration = calibrate(summary, splits, fold_reference, chunks=calibration_chunks, seed=seed)
     reference.class_prior = class_prior
     reference.predicted_mix = predicted_mix
     reference.confidence_profiles = {

@@ -48,7 +48,8 @@ def curve_points(frame: pd.DataFrame, caps: list[int], seeds: list[int], test_si
             sample = stratified_sample(train_df, cap, seed) if cap < full else train_df
             started = time.perf_counter()
             model = ProductClassifierModel()
-            model.setup(fit_model(sample, seed, progress=logging.getLogger("training.learning_curve.fit")).bundle)
+            progress = logging.getLogger("training.learning_curve.fit")
+            model.setup(fit_model(sample, seed, progress=progress, drift_thresholds=False).bundle)
             fit_seconds = time.perf_counter() - started
             test = test_df[test_df[LABEL].isin(set(model.classes))]
             point = {

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 import mlflow
@@ -26,15 +27,14 @@ from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.model import ProductClassifierModel
 from pyfunc_model.review import THRESHOLD_KEY
 from pyfunc_model.temperature import TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY
-from training.baseline import MAX_BASELINE_ROWS, title_baselines
+from training.baseline import BaselineScores, baselines_in_background, evaluation_rows, held_out_bars
 from training.columns import CANONICAL, ColumnMappingError, parse_columns
 from training.cv import cross_validate, log_cv
-from training.data import Fingerprint, title_group_split, title_grouped_subset
+from training.data import Fingerprint, title_group_split
 from training.dataset import load_several, load_training_data
 from training.evaluate import (
     INPUT_SET_TITLES,
     INPUT_SETS,
-    MAX_EVAL_ROWS,
     confusion_plot,
     per_class_f1,
     per_class_f1_plot,
@@ -94,7 +94,7 @@ def train(
         len(test_df),
     )
     mlflow.set_experiment(experiment)
-    with mlflow.start_run() as run:
+    with mlflow.start_run() as run, ExitStack() as stack:
         mlflow.log_params(
             {
                 "data_path": fingerprint.path,
@@ -105,13 +105,19 @@ def train(
                 "seed": seed,
             }
         )
-        if cv:  # the folds and the final model train side by side
-            table, fitted = cross_validate(frame, cv, seed, final_train=train_df)
+        bars_wait = 0.0
+        if cv:  # the folds, the final model and the held-out split's bars share one pool
+            beside = [(fit_model, (train_df, seed)), held_out_bars(train_df, test_df, seed)]
+            table, (fitted, bars) = cross_validate(frame, cv, seed, beside=beside)
             with tempfile.TemporaryDirectory() as tmp:
                 for key, value in log_cv(table, Path(tmp)).items():
                     log.info("  %-40s %.4f", key, value)
-        else:
+        else:  # the fit runs on one core: the bars take the other
+            wait_for_bars = stack.enter_context(baselines_in_background(train_df, test_df, seed))
             fitted = fit_model(train_df, seed)
+            t = time.perf_counter()
+            bars = wait_for_bars()
+            bars_wait = time.perf_counter() - t
         mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
         if fitted.title_choice is not None:
             fitted.title_choice.log()
@@ -123,8 +129,9 @@ def train(
         train_seconds = time.perf_counter() - t0
 
         log.info("evaluating on the held-out split...")
-        metrics = evaluate(fitted.bundle, train_df, test_df, fitted.bundle.classes)
+        metrics = evaluate(fitted.bundle, test_df, fitted.bundle.classes, bars)
         metrics["train_seconds"] = train_seconds
+        metrics["baseline_wait_seconds"] = bars_wait
         mlflow.log_metrics(metrics)
         for key, value in metrics.items():
             log.info("  %-32s %.4f", key, value)
@@ -145,14 +152,12 @@ def train(
         return run.info.run_id
 
 
-def evaluate(
-    bundle: ModelBundle, train_df: pd.DataFrame, test_df: pd.DataFrame, classes: np.ndarray
-) -> dict[str, float]:
-    """Score the assembled model (features, primary, chain) on the test split; log reports and plots."""
+def evaluate(bundle: ModelBundle, test_df: pd.DataFrame, classes: np.ndarray, bars: BaselineScores) -> dict[str, float]:
+    """Score the assembled model (features, primary, chain) on the test split beside the ``bars``
+    scored on the same rows (:func:`training.baseline.held_out_bars`); log reports and plots."""
     model = ProductClassifierModel()
     model.setup(bundle)
-    test_df = test_df[test_df[LABEL].isin(set(classes))].reset_index(drop=True)
-    test_df = title_grouped_subset(test_df, MAX_EVAL_ROWS)
+    test_df = evaluation_rows(test_df, classes)
     y = test_df[LABEL].to_numpy()
     metrics: dict[str, float] = {"eval_rows": len(test_df)}
     reliability, f1_by_class = {}, {}
@@ -172,14 +177,9 @@ def evaluate(
             mlflow.log_artifact(str(png), "plots")
             reliability[name] = (scored.proba.max(axis=1), scored.pred == y)
             f1_by_class[f"primary, {name}"] = per_class_f1(y, scored.pred, classes)
-        t = time.perf_counter()
-        baseline_train = title_grouped_subset(train_df, MAX_BASELINE_ROWS)
-        metrics["baseline_train_rows"] = len(baseline_train)
-        baselines = title_baselines(baseline_train, test_df, classes)
-        metrics["baseline_fit_seconds"] = time.perf_counter() - t
-        mlflow.log_params(baselines.params)
-        metrics.update(baselines.metrics)
-        f1_by_class["TF-IDF + LinearSVC (tuned), title only"] = baselines.per_class_f1
+        mlflow.log_params(bars.params)
+        metrics.update(bars.metrics)
+        f1_by_class["TF-IDF + LinearSVC (tuned), title only"] = bars.per_class_f1
         mlflow.log_artifact(str(reliability_plot(reliability, Path(tmp) / "reliability.png")), "plots")
         png = per_class_f1_plot(f1_by_class, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
         mlflow.log_artifact(str(png), "plots")

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from features.hashing import hash_buckets, murmur_hashes
+from features.sparse_rows import row_positions
 from features.text import as_strings, distinct
 
 
@@ -129,9 +130,7 @@ class TokenRows:
         """The listed rows (all by default) with every count set to 1."""
         if rows is None:
             return TokenRows(self.indptr, self.indices, np.ones_like(self.data))
-        starts, stops = self.indptr[rows], self.indptr[rows + 1]
-        sizes = stops - starts
-        at = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        at, sizes = row_positions(self.indptr, rows)
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(sizes, out=indptr[1:])
         return TokenRows(indptr, self.indices[at], np.ones(at.size, dtype=self.data.dtype))

@@ -9,7 +9,9 @@ import pandas as pd
 
 from features.pipeline import ProductFeatures
 from pyfunc_model.drift import DriftMonitor, DriftReference, summarize
+from pyfunc_model.drift.checks import data_tests, normal_score, numeric_scores
 from tests.drift.conftest import make_products
+from training.drift_reference import build_reference
 
 
 def test_no_drift_on_large_and_small_new_batches(reference: DriftReference) -> None:
@@ -111,3 +113,45 @@ def test_a_reference_keeps_the_bucket_resolution_it_was_calibrated_with(
     current = DriftMonitor(reference).check(rows, None).details["tests"]["subcategory:chi2"]["test"]
     legacy = DriftMonitor(loaded).check(rows, None).details["tests"]["subcategory:chi2"]["test"]
     assert (current, legacy) == ("chi_square_32_buckets", "chi_square_16_buckets")
+
+
+def test_a_reference_without_calibration_decides_with_bonferroni_thresholds(
+    train_frame: pd.DataFrame, reference: DriftReference, fresh_conf: np.ndarray
+) -> None:
+    """``calibration_chunks=0`` (cross-validation folds): the same statistics, no calibration, and
+    the monitor still tests and decides (a doubled price is still caught)."""
+    rng = np.random.default_rng(1)
+    conf = rng.beta(8, 2, size=600)
+    bare = build_reference(train_frame, conf, rng.random(600) < conf, calibration_chunks=0)
+    assert bare.calibration == {} and reference.calibration
+    assert bare.numeric.keys() == reference.numeric.keys()
+    shifted = ProductFeatures.prepare(make_products(300, seed=5, price_factor=2.0))
+    verdict = DriftMonitor(DriftReference.from_dict(bare.to_dict())).check(shifted, fresh_conf)
+    assert verdict.drifted and "price" in verdict.drifted_features
+
+
+def test_bulk_numeric_scores_equal_each_chunk_scored_alone(reference: DriftReference) -> None:
+    """The calibration scores its null chunks' numeric tests in bulk; serving scores one batch at
+    a time. Both must be the same statistic: small (exact Smirnov) and large (asymptotic KS)
+    chunks, missing values, a chunk with too few values for any test."""
+    rows = ProductFeatures.prepare(make_products(1500, seed=21))
+    table = summarize(rows, reference).table
+    rng = np.random.default_rng(3)
+    for size in (30, 150):
+        chunks = np.stack([rng.choice(len(rows), size=size, replace=False) for _ in range(12)])
+        tables = table[chunks]
+        tables[0, :, :] = np.nan  # nothing sent: no numeric test at all
+        tables[1, : size // 2, :] = np.nan
+        bulk = numeric_scores(reference, tables)
+        assert bulk
+        for j in range(len(chunks)):
+            alone = {
+                r.name: normal_score(r.p_value)
+                for r in data_tests(reference, tables[j], np.zeros((size, 256), dtype=np.uint8), large=False)
+                if r.p_value is not None and r.name in bulk
+            }
+            found = {name: z[j] for name, z in bulk.items() if np.isfinite(z[j])}
+            assert found.keys() == alone.keys()
+            for name, z in alone.items():
+                assert abs(found[name] - z) < 1e-9, (size, j, name)
+        assert not any(np.isfinite(z[0]) for z in bulk.values())

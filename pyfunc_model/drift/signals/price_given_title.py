@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from features.sparse_rows import row_positions
 from pyfunc_model.drift.encoding import decode_array, encode_array
 from pyfunc_model.drift.summary import TOKEN_FEATURES, TokenRows
 
@@ -138,10 +139,7 @@ class PriceLookup:
     def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
         """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
         titles = self.index.shape[1]
-        starts = self.index.indptr[tokens]
-        lengths = self.index.indptr[tokens + 1] - starts
-        total = int(lengths.sum())
-        offsets = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        offsets, lengths = row_positions(self.index.indptr, tokens)
         flat = np.repeat(rows * titles, lengths) + self.index.indices[offsets]
         values = self.index.data[offsets] * np.repeat(weights, lengths)
         return np.bincount(flat, weights=values, minlength=m * titles).astype("float64", copy=False).reshape(m, titles)
