@@ -21,14 +21,7 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from features.hashing import hash_buckets
 from features.subsample import capped_groups
 from features.text import normalize_title
-from pyfunc_model.drift.checks import (
-    SCORE_RANGE,
-    data_tests,
-    normal_score,
-    numeric_scores,
-    test_weight,
-    weighted_scores,
-)
+from pyfunc_model.drift.checks import SCORE_RANGE, chunk_scores, test_weight, weighted_scores
 from pyfunc_model.drift.profiles import BRAND_AS_SENT
 from pyfunc_model.drift.reference import (
     CATEGORICAL_LEVELS,
@@ -265,12 +258,8 @@ def calibrate(
         per_size = []
         for ref, held in refs:
             rows = np.stack([rng.choice(held, size=n, replace=False) for _ in range(chunks)])
-            bulk = numeric_scores(ref, summary.table[rows])
-            for j, idx in enumerate(rows):
-                results = data_tests(ref, summary.table[idx], summary.tokens[idx], large=False, numeric=False)
-                scores = {r.name: normal_score(r.p_value) for r in results if r.p_value is not None}
-                scores.update((name, float(z[j])) for name, z in bulk.items() if np.isfinite(z[j]))
-                per_size.append(scores)
+            scores = chunk_scores(ref, summary.table[rows], summary.tokens[rows])
+            per_size += [{k: float(z[j]) for k, z in scores.items() if np.isfinite(z[j])} for j in range(chunks)]
         raw.append(per_size)
     keys = sorted({k for per_size in raw for chunk in per_size for k in chunk})
     a = {k: [] for k in keys}

@@ -208,37 +208,104 @@ def _tokens(ref: DriftReference, s: Signal, tokens: np.ndarray, large: bool) -> 
     return [CheckResult(f"{s.name}:chi2", s.field, f"scaled_chi_square_{k}_buckets", t, p, 0.0, n)]
 
 
-def numeric_scores(ref: DriftReference, tables: np.ndarray) -> dict[str, np.ndarray]:
-    """Normal scores of the numeric signals' tests on many chunks at once (``tables``: chunks x
-    rows x signals), each as :func:`data_tests` scores one chunk of that size; NaN where a chunk
-    has no such test. The calibration's thousands of null chunks cost a fraction of a loop."""
+def chunk_scores(ref: DriftReference, tables: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
+    """Normal scores of every test on many small chunks at once (``tables``: chunks x rows x
+    signals, ``tokens``: chunks x rows x 256), each as :func:`data_tests` scores one chunk of that
+    size; NaN where a chunk has no such test. The calibration's thousands of null chunks cost a
+    fraction of a loop over them."""
     out: dict[str, np.ndarray] = {}
     for s in TESTED:
-        sketch = ref.numeric.get(s.name)
-        if s.kind != "numeric" or sketch is None or not sketch.usable or sketch.missing_share > 0.99:
-            continue
         values = tables[:, :, COL[s.name]]
-        enough = np.isfinite(values).sum(axis=1) >= MIN_VALUES
-        for test in s.tests:
-            if test == "rank":
-                _, p = sketch.rank_shift_many(values, s.one_sided)
-            elif test == "ks":
-                _, p = sketch.ks_many(values, "greater" if s.one_sided else "two-sided")
-            else:
-                continue
-            out[f"{s.name}:{test}"] = np.where(enough, normal_scores(np.where(enough, p, 0.5)), np.nan)
+        if s.kind == "numeric":
+            out.update(_numeric_many(ref, s, values))
+        elif s.kind == "share" and s.name in ref.shares:
+            out[f"{s.name}:excess"] = _share_many(ref, s, values)
+        elif s.kind == "buckets" and ref.monitored(s.field):
+            out[f"{s.name}:chi2"] = _buckets_many(ref, s, values)
+        elif s.kind == "tokens":
+            out[f"{s.name}:chi2"] = _tokens_many(ref, tokens)
     return out
 
 
-def data_tests(
-    ref: DriftReference, table: np.ndarray, tokens: np.ndarray, large: bool, numeric: bool = True
-) -> list[CheckResult]:
-    """Every declared test of every signal, undecided (p-values as for i.i.d. rows);
-    ``numeric=False`` leaves out the numeric signals (:func:`numeric_scores` scores them in bulk)."""
+def _numeric_many(ref: DriftReference, s: Signal, values: np.ndarray) -> dict[str, np.ndarray]:
+    sketch = ref.numeric.get(s.name)
+    if sketch is None or not sketch.usable or sketch.missing_share > 0.99:
+        return {}
+    enough = np.isfinite(values).sum(axis=1) >= MIN_VALUES
+    out = {}
+    for test in s.tests:
+        if test == "rank":
+            _, p = sketch.rank_shift_many(values, s.one_sided)
+        elif test == "ks":
+            _, p = sketch.ks_many(values, "greater" if s.one_sided else "two-sided")
+        else:
+            continue
+        out[f"{s.name}:{test}"] = _scores_where(enough, p)
+    return out
+
+
+def _share_many(ref: DriftReference, s: Signal, values: np.ndarray) -> np.ndarray:
+    present = ~np.isnan(values)
+    n = present.sum(axis=1)
+    k = np.where(present, values, 0.0).sum(axis=1).astype(np.int64)
+    p0 = float(min(max(max(ref.shares[s.name], ref.settings["small_share_floor"]), 1e-6), 1 - 1e-9))
+    p = np.where(k > 0, special.bdtrc(np.maximum(k - 1, 0), n, p0), 1.0)  # share_excess, margin 0
+    return _scores_where(n >= MIN_VALUES, p)
+
+
+def _buckets_many(ref: DriftReference, s: Signal, values: np.ndarray) -> np.ndarray:
+    present = ~np.isnan(values)
+    n = present.sum(axis=1)
+    cref = ref.categorical[s.field]
+    levels = tuple(int(k) for k in cref.coarse)
+    per_cell = ref.settings["bucket_rows_per_cell"]
+    chosen = np.asarray([_level(levels, m / per_cell, max(levels)) for m in n])
+    p = np.full(len(n), 0.5)
+    for k in np.unique(chosen):
+        rows = np.flatnonzero(chosen == k)
+        kept = present[rows]
+        chunk = np.broadcast_to(np.arange(len(rows))[:, None], kept.shape)[kept]
+        buckets = values[rows][kept].astype(np.int64) % k
+        counts = np.bincount(chunk * k + buckets, minlength=len(rows) * k).reshape(-1, k).astype("float64")
+        expected = np.clip(np.asarray(cref.coarse[str(k)], dtype="float64"), 1e-6, None)
+        expected = expected / expected.sum() * counts.sum(axis=1)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):  # chunks without values: not tested
+            stat = np.sum((counts - expected) ** 2 / expected, axis=1)  # chi_square, inflation 1
+        p[rows] = special.chdtrc(max(k - 1, 1), stat)
+    return _scores_where(n >= MIN_VALUES, p)
+
+
+def _tokens_many(ref: DriftReference, tokens: np.ndarray) -> np.ndarray:
+    sent = tokens.any(axis=2)
+    n = sent.sum(axis=1)
+    chosen = np.asarray([_level(TEXT_LEVELS, m / 3, TEXT_LEVELS[-1]) for m in n])
+    p = np.full(len(n), 0.5)
+    for k in np.unique(chosen):
+        rows = np.flatnonzero((chosen == k) & (n >= MIN_VALUES))
+        if not rows.size:
+            continue
+        shares, sent_rows = token_shares(tokens[rows].reshape(-1, tokens.shape[2]), k)
+        every = np.zeros((sent_rows.size, k))  # rows without tokens add nothing
+        every[sent_rows] = shares
+        mean = every.reshape(rows.size, -1, k).sum(axis=1) / n[rows, None]
+        lv = ref.text_level(k)
+        keep = lv["var"] > 0
+        t = np.sum(n[rows, None] * (mean[:, keep] - lv["mean"][keep]) ** 2 / lv["var"][keep], axis=1)
+        p[rows] = special.chdtrc(lv["dof"], t / lv["scale"])
+    return _scores_where(n >= MIN_VALUES, p)
+
+
+def _scores_where(tested: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Normal scores of ``p`` where a chunk was tested, NaN elsewhere."""
+    return np.where(tested, normal_scores(np.where(tested, p, 0.5)), np.nan)
+
+
+def data_tests(ref: DriftReference, table: np.ndarray, tokens: np.ndarray, large: bool) -> list[CheckResult]:
+    """Every declared test of every signal, undecided (p-values as for i.i.d. rows)."""
     out: list[CheckResult] = []
     for s in TESTED:
         values = table[:, COL[s.name]]
-        if s.kind == "numeric" and numeric:
+        if s.kind == "numeric":
             out += _numeric(ref, s, values, large)
         elif s.kind == "share":
             out += _share(ref, s, values, large)

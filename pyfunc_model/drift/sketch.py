@@ -107,22 +107,25 @@ class NumericSketch:
     def ks_many(self, values: np.ndarray, alternative: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
         """:meth:`ks` of every row of ``values`` at once (non-finite entries: absent). A value lies
         at or below edge ``e`` exactly when at most ``e`` edges lie below it, so per-row counts
-        come from one ``searchsorted`` into the edges and a cumulative count."""
+        come from one ``searchsorted`` into the (strictly increasing) edges and a cumulative count."""
         edges, cdf, left, _ = self._arrays
         present = np.isfinite(values)
         k = present.sum(axis=1)
         m = edges.size + 1
         row = np.broadcast_to(np.arange(values.shape[0])[:, None], values.shape)[present]
         found = values[present]
+        below_pos = np.searchsorted(edges, found, side="left")  # edges below each value
+        inside = np.flatnonzero(below_pos < edges.size)
+        upto_pos = below_pos.copy()  # edges at or below each value: one more where it is an edge
+        upto_pos[inside] += edges[below_pos[inside]] == found[inside]
 
-        def counts(side: str) -> np.ndarray:
-            pos = np.searchsorted(edges, found, side=side)
+        def counts(pos: np.ndarray) -> np.ndarray:
             per_row = np.bincount(row * m + pos, minlength=values.shape[0] * m).reshape(-1, m)
             return np.cumsum(per_row, axis=1)[:, :-1]
 
         with np.errstate(divide="ignore", invalid="ignore"):
-            at = cdf - counts("left") / k[:, None]  # values <= edge
-            below = left - counts("right") / k[:, None]  # values < edge
+            at = cdf - counts(below_pos) / k[:, None]  # values <= edge
+            below = left - counts(upto_pos) / k[:, None]  # values < edge
         if alternative == "greater":
             d = np.maximum(np.maximum(at.max(axis=1), below.max(axis=1)), 0.0)
             return d, ks_pvalues(d, k, one_sided=True)

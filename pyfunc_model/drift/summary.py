@@ -311,10 +311,11 @@ class RowContext:
 
 
 def token_shares(tokens: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row token shares folded to ``k`` buckets (bucket b -> b % k), for rows with tokens."""
-    total = tokens.sum(axis=1).astype("float64")
+    """Per-row token shares folded to ``k`` buckets (bucket b -> b % k), for rows with tokens
+    (counts folded as integers: exact, and cheaper than in floats)."""
+    total = tokens.sum(axis=1, dtype=np.int64)
     rows = total > 0
-    folded = tokens[rows].astype("float64")
+    folded = tokens[rows]
     if k < folded.shape[1]:
-        folded = folded.reshape(folded.shape[0], -1, k).sum(axis=1)
-    return folded / total[rows, None], rows
+        folded = folded.reshape(folded.shape[0], -1, k).sum(axis=1, dtype=np.int64)
+    return folded / total[rows, None].astype("float64"), rows

@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.pipeline import ProductFeatures
 from pyfunc_model.drift import DriftMonitor, DriftReference, summarize
-from pyfunc_model.drift.checks import data_tests, normal_score, numeric_scores
+from pyfunc_model.drift.checks import chunk_scores, data_tests, normal_score
 from tests.drift.conftest import make_products
 from training.drift_reference import build_reference
 
@@ -130,28 +130,30 @@ def test_a_reference_without_calibration_decides_with_bonferroni_thresholds(
     assert verdict.drifted and "price" in verdict.drifted_features
 
 
-def test_bulk_numeric_scores_equal_each_chunk_scored_alone(reference: DriftReference) -> None:
-    """The calibration scores its null chunks' numeric tests in bulk; serving scores one batch at
-    a time. Both must be the same statistic: small (exact Smirnov) and large (asymptotic KS)
-    chunks, missing values, a chunk with too few values for any test."""
+def test_bulk_scores_equal_each_chunk_scored_alone(reference: DriftReference) -> None:
+    """The calibration scores its null chunks in bulk; serving scores one batch at a time. Both
+    must be the same statistics: every test, small (exact Smirnov) and large (asymptotic KS)
+    chunks, levels that differ between chunks, missing values, a chunk with too few values."""
     rows = ProductFeatures.prepare(make_products(1500, seed=21))
-    table = summarize(rows, reference).table
+    summary = summarize(rows, reference)
     rng = np.random.default_rng(3)
     for size in (30, 150):
         chunks = np.stack([rng.choice(len(rows), size=size, replace=False) for _ in range(12)])
-        tables = table[chunks]
-        tables[0, :, :] = np.nan  # nothing sent: no numeric test at all
-        tables[1, : size // 2, :] = np.nan
-        bulk = numeric_scores(reference, tables)
-        assert bulk
+        tables, tokens = summary.table[chunks], summary.tokens[chunks]
+        tables[0, :, :] = np.nan  # nothing sent: no test of the table's signals
+        tokens[0, :, :] = 0
+        tables[1, : size // 2, :] = np.nan  # half sent: a smaller level for the categoricals
+        tokens[1, : size // 2, :] = 0
+        bulk = chunk_scores(reference, tables, tokens)
         for j in range(len(chunks)):
             alone = {
                 r.name: normal_score(r.p_value)
-                for r in data_tests(reference, tables[j], np.zeros((size, 256), dtype=np.uint8), large=False)
-                if r.p_value is not None and r.name in bulk
+                for r in data_tests(reference, tables[j], tokens[j], large=False)
+                if r.p_value is not None
             }
             found = {name: z[j] for name, z in bulk.items() if np.isfinite(z[j])}
-            assert found.keys() == alone.keys()
+            assert found.keys() == alone.keys(), (size, j)
             for name, z in alone.items():
                 assert abs(found[name] - z) < 1e-9, (size, j, name)
+        assert {name.split(":")[1] for name in bulk} >= {"rank", "ks", "excess", "chi2"}
         assert not any(np.isfinite(z[0]) for z in bulk.values())
