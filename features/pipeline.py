@@ -16,7 +16,7 @@ from features.numeric import NumericFeatures
 from features.prepared import prepare_input
 from features.schema import CATEGORICAL_FIELDS, TITLE, RowFlags
 from features.target import HashedTargetEncoder
-from features.text import normalize_title
+from features.text import title_groups
 from features.title import TitleStats, TitleTextScorer
 
 
@@ -80,7 +80,7 @@ class ProductFeatures(TransformerMixin, BaseEstimator, auto_wrap_output_keys=Non
         cat = frame[list(CATEGORICAL_FIELDS)]
         self.hashing_.fit(cat)
         self.cross_.fit(frame)
-        groups = normalize_title(frame[TITLE]).to_numpy()
+        groups = title_groups(frame[TITLE])
         shares = self.subcategory_shares_.fit_transform(frame["subcategory"], np.asarray(y), groups=groups)
         self.numeric_.fit(frame)
         self.title_stats_.fit(frame)

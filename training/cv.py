@@ -8,17 +8,19 @@ all but the sub-category); the baselines (TF-IDF + LinearSVC, the same tuned by 
 cross-validation on the fold's training rows, logistic regression, ComplementNB, and a calibrated
 LinearSVC for the auto-accept comparison) are trained on the same rows.
 
-Cheap by construction, not by cutting corners: each fold's TF-IDF is fitted once and shared by
-all baselines and input sets, and the folds (plus the final model) run as parallel jobs, two at
-a time on two cores, the primary's booster on one thread each; the tuned LinearSVC's inner folds
-are short jobs of their own, queued last so that neither worker idles while the other finishes.
+Cheap by construction, not by cutting corners: fold 0 is the run's held-out split, so its
+primary is the final model and its baselines are the run's bars (nothing is fitted twice); each
+fold's TF-IDF is fitted once and shared by all baselines and input sets, and the jobs run in
+parallel, two at a time on two cores, the primary's booster on one thread each; the tuned
+LinearSVC's inner folds are short jobs of their own, queued last so that neither worker idles
+while the other finishes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +34,19 @@ from sklearn.model_selection import GroupKFold
 from features.schema import LABEL
 from features.text import normalize_title
 from pyfunc_model.model import ProductClassifierModel
-from training.baseline import BASELINES, CALIBRATED_SVC, BaselineInputs, calibrated_svc_review
-from training.evaluate import INPUT_SETS, expected_calibration_error, macro_f1, quality_metrics, score_frame
-from training.fit import fit_model
-from training.review_threshold import coverage_at_precision
-from training.tuned_baseline import INNER_FOLDS, choose, inner_fold_jobs
+from training.baseline import (
+    BASELINES,
+    CALIBRATED_SVC,
+    CALIBRATED_SVC_METRICS,
+    BaselineInputs,
+    BaselineScores,
+    calibrated_svc_metrics,
+    calibrated_svc_review,
+    held_out_bars,
+)
+from training.evaluate import INPUT_SETS, macro_f1, quality_metrics, score_frame
+from training.fit import FittedModel, fit_model
+from training.tuned_baseline import INNER_FOLDS, TunedSvc, choose, inner_fold_jobs
 
 log = logging.getLogger("training")
 #: The metrics whose mean and sd over the folds are logged as ``cv_<metric>_mean`` / ``_sd``.
@@ -63,8 +73,8 @@ CV_DIR = "cv"
 TUNED_SVC = "linear_svc_tuned"
 _QUIET = logging.getLogger("training.cv.fold")
 _QUIET.setLevel(logging.WARNING)
-#: A job to run in the folds' pool: (function, positional arguments).
-Job = tuple[Callable[..., Any], tuple[Any, ...]]
+#: Fewest folds: fold 0 is the held-out split, the others split the training rows between them.
+MIN_FOLDS = 3
 
 
 def title_group_folds(frame: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -74,17 +84,38 @@ def title_group_folds(frame: pd.DataFrame, n_splits: int, seed: int) -> list[tup
     return list(folds.split(frame, groups=groups))
 
 
+def held_out_folds(
+    train_df: pd.DataFrame, test_df: pd.DataFrame, n_splits: int, seed: int
+) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """``n_splits`` (train, test) frames. Fold 0 is the run's held-out split (the final model's
+    own rows); folds 1.. split ``train_df`` by title (:func:`title_group_folds`), each trained on
+    the rest of the data. Every listing is tested once, never with a same-title twin in training."""
+    if n_splits < MIN_FOLDS:
+        raise ValueError(f"--cv needs at least {MIN_FOLDS} folds (or 0: off), got {n_splits}")
+    parts = [(train_df, test_df)]
+    for rest, fold in title_group_folds(train_df, n_splits - 1, seed):
+        training = pd.concat([test_df, train_df.iloc[rest]], ignore_index=True)
+        parts.append((training, train_df.iloc[fold].reset_index(drop=True)))
+    return parts
+
+
 def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float | str]:
     """Train the primary as the final model is trained (drift thresholds left uncalibrated: they
     change no answer, and the folds measure answers); score it on the three input sets."""
     t0 = time.perf_counter()
     fitted = fit_model(train_df, seed, progress=_QUIET, drift_thresholds=False)
+    return fold_scores(fitted, test_df, time.perf_counter() - t0)
+
+
+def fold_scores(fitted: FittedModel, test_df: pd.DataFrame, seconds: float) -> dict[str, float | str]:
+    """A fold's primary, assembled as the artifact serves it (chain included), on the fold's test
+    rows in each input set; with its title decision, threshold, rounds and fit time."""
     model = ProductClassifierModel()
     model.setup(fitted.bundle)
     classes = fitted.bundle.classes
     test_df = test_df[test_df[LABEL].isin(set(classes))].reset_index(drop=True)
     y = test_df[LABEL].to_numpy()
-    out: dict[str, float] = {}
+    out: dict[str, float | str] = {}
     for suffix, reduce in INPUT_SETS.items():
         scored = score_frame(model, reduce(test_df).drop(columns=LABEL), classes)
         out.update(quality_metrics(y, scored, classes, suffix))
@@ -93,33 +124,36 @@ def primary_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> di
         out["title_choice_oof_margin_over_booster"] = fitted.title_choice.metrics()[
             "title_choice_oof_margin_over_booster"
         ]
-    out.update(
-        review_threshold=model.review_threshold,
-        best_iteration=fitted.best_iteration,
-        primary_seconds=time.perf_counter() - t0,
-    )
+    out.update(review_threshold=model.review_threshold, best_iteration=fitted.best_iteration, primary_seconds=seconds)
     return out
 
 
-def baseline_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> dict[str, float]:
+def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    return function(*args), time.perf_counter() - t0
+
+
+def baseline_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> tuple[dict[str, float], np.ndarray]:
     """Every baseline on every input set from one TF-IDF fit, plus the calibrated LinearSVC (the
-    tuned LinearSVC's inner folds are jobs of their own: :func:`tuned_svc_fold`)."""
+    tuned LinearSVC's inner folds are jobs of their own: :func:`tuned_svc_fold`); and the
+    untuned title-only LinearSVC's labels, which are the tuned one's when the default setting wins."""
     t0 = time.perf_counter()
     inputs = BaselineInputs.fit(train_df)
     train_m, test_m = inputs.matrices(train_df), inputs.matrices(test_df)
     y_train, y_test = train_df[LABEL].to_numpy(), test_df[LABEL].to_numpy()
     out: dict[str, float] = {}
+    predictions = {}
+    first_with: dict[tuple[str, ...], str] = {}  # input sets that are the same matrix share their fits
     for suffix in INPUT_SETS:
+        same = first_with.setdefault(inputs.fields(suffix), suffix)
         for name, estimator in BASELINES.items():
-            pred = clone(estimator).fit(train_m[suffix], y_train).predict(test_m[suffix])
-            out[f"baseline_{name}_macro_f1{suffix}"] = macro_f1(y_test, pred)
+            if same == suffix:
+                predictions[name, suffix] = clone(estimator).fit(train_m[suffix], y_train).predict(test_m[suffix])
+            else:
+                predictions[name, suffix] = predictions[name, same]
+            out[f"baseline_{name}_macro_f1{suffix}"] = macro_f1(y_test, predictions[name, suffix])
     calibrated = clone(CALIBRATED_SVC).fit(train_m["_title_only"], y_train)
-    proba = calibrated.predict_proba(test_m["_title_only"])
-    pred = calibrated.classes_[proba.argmax(axis=1)]
-    out["calibrated_svc_macro_f1_title_only"] = macro_f1(y_test, pred)
-    y_idx = np.searchsorted(calibrated.classes_, y_test)
-    out["calibrated_svc_ece_title_only"] = expected_calibration_error(proba, y_idx)
-    out["calibrated_svc_coverage_at_98_title_only"] = coverage_at_precision(proba.max(axis=1), pred == y_test)
+    out.update(calibrated_svc_metrics(calibrated.predict_proba(test_m["_title_only"]), calibrated.classes_, y_test))
     groups = pd.factorize(normalize_title(train_df["title"]))[0]
     review = calibrated_svc_review(
         train_m["_title_only"], y_train, groups, test_m["_title_only"], y_test, seed, fitted=calibrated
@@ -128,24 +162,25 @@ def baseline_fold(train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int) -> d
     out["calibrated_svc_review_coverage_title_only"] = review.coverage
     out["calibrated_svc_review_precision_title_only"] = review.precision
     out["baseline_seconds"] = time.perf_counter() - t0
-    return out
+    return out, predictions["linear_svc", "_title_only"]
 
 
 def tuned_svc_fold(
-    train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int, scores: list[dict[str, float]], untuned_f1: float
-) -> dict[str, float]:
+    train_df: pd.DataFrame, test_df: pd.DataFrame, seed: int, scores: list[dict[str, float]], untuned_pred: np.ndarray
+) -> tuple[dict[str, float], TunedSvc, np.ndarray]:
     """The tuned LinearSVC of one fold from its inner folds' ``scores``: the chosen setting fitted
-    on the fold's training rows; the default setting is the untuned LinearSVC (``untuned_f1``)."""
+    on the fold's training rows (the default setting is the untuned LinearSVC: ``untuned_pred``,
+    its labels of the test rows). Returns the fold table's columns, the choice and its labels."""
     tuned = choose(scores)
-    f1 = untuned_f1
+    pred = untuned_pred
     if not tuned.is_default:
         pred = tuned.predict(train_df["title"], train_df[LABEL].to_numpy(), test_df["title"])
-        f1 = macro_f1(test_df[LABEL].to_numpy(), pred)
-    return {
-        f"baseline_{TUNED_SVC}_macro_f1_title_only": f1,
+    row = {
+        f"baseline_{TUNED_SVC}_macro_f1_title_only": macro_f1(test_df[LABEL].to_numpy(), pred),
         "baseline_tuned_C": tuned.C,
         "baseline_tuned_min_df": tuned.min_df,
     }
+    return row, tuned, pred
 
 
 def strongest_baseline(table: pd.DataFrame) -> str:
@@ -154,35 +189,45 @@ def strongest_baseline(table: pd.DataFrame) -> str:
 
 
 def cross_validate(
-    frame: pd.DataFrame, n_splits: int, seed: int, n_jobs: int = 2, beside: Sequence[Job] = ()
-) -> tuple[pd.DataFrame, list[Any]]:
-    """Per-fold table (one row per fold), and the results of the ``beside`` jobs (function,
-    arguments), which run in the same pool of ``n_jobs`` workers (e.g. the final model's fit):
-    more processes than cores would make every job slower.
+    train_df: pd.DataFrame, test_df: pd.DataFrame, n_splits: int, seed: int, n_jobs: int = 2
+) -> tuple[pd.DataFrame, FittedModel, BaselineScores]:
+    """Per-fold table (one row per fold, :func:`held_out_folds`), the final model and the held-out
+    split's bars.
+
+    Fold 0 is the held-out split, so its primary is the final model (fitted once, drift
+    thresholds calibrated) and its baselines are the run's bars (fitted apart only when
+    :func:`training.baseline.held_out_bars` caps their rows). Every job runs in one pool of
+    ``n_jobs`` workers: more processes than cores would make every job slower.
 
     The table gains ``baseline_macro_f1_title_only`` (the strongest baseline's score) and
     ``title_only_margin`` (primary minus that).
     """
-    folds = title_group_folds(frame, n_splits, seed)
-    parts = [(frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)) for tr, te in folds]
-    tasks = [delayed(function)(*args) for function, args in beside]
+    parts = held_out_folds(train_df, test_df, n_splits, seed)
+    bars_function, bars_args = held_out_bars(train_df, test_df, seed)
+    bars_apart = len(bars_args[0]) < len(train_df) or len(bars_args[1]) < len(test_df)
+    tasks = [delayed(_timed)(fit_model, train_df, seed)]
+    tasks += [delayed(bars_function)(*bars_args)] if bars_apart else []
     tasks += [delayed(baseline_fold)(tr, te, seed) for tr, te in parts]  # the longest jobs first
-    tasks += [delayed(primary_fold)(tr, te, seed) for tr, te in parts]
+    tasks += [delayed(primary_fold)(tr, te, seed) for tr, te in parts[1:]]
     # the tuned LinearSVC's inner folds last: short jobs that keep both workers busy to the end
     tasks += [job for tr, _ in parts for job in inner_fold_jobs(tr["title"], tr[LABEL].to_numpy(), seed)]
     log.info("cross-validation: %d title-grouped folds, %d jobs on %d workers...", n_splits, len(tasks), n_jobs)
     with Parallel(n_jobs=n_jobs, backend="loky") as pool:
         results = pool(tasks)
-        alongside, results = results[: len(beside)], results[len(beside) :]
-        baselines, primaries = results[:n_splits], results[n_splits : 2 * n_splits]
-        inner_scores = results[2 * n_splits :]
+        (fitted, final_seconds), results = results[0], results[1:]
+        bars, results = (results[0], results[1:]) if bars_apart else (None, results)
+        baselines, primaries = results[:n_splits], results[n_splits : 2 * n_splits - 1]
+        inner_scores = results[2 * n_splits - 1 :]
         inner = [inner_scores[i * INNER_FOLDS : (i + 1) * INNER_FOLDS] for i in range(n_splits)]
         tuned = pool(
-            delayed(tuned_svc_fold)(tr, te, seed, scores, baseline["baseline_linear_svc_macro_f1_title_only"])
-            for (tr, te), scores, baseline in zip(parts, inner, baselines, strict=True)
+            delayed(tuned_svc_fold)(tr, te, seed, scores, untuned_pred)
+            for (tr, te), scores, (_, untuned_pred) in zip(parts, inner, baselines, strict=True)
         )
+    primaries = [fold_scores(fitted, test_df, final_seconds), *primaries]
     rows = []
-    for i, ((tr, te), primary, baseline, svc) in enumerate(zip(parts, primaries, baselines, tuned, strict=True)):
+    for i, ((tr, te), primary, (baseline, _), (svc, _, _)) in enumerate(
+        zip(parts, primaries, baselines, tuned, strict=True)
+    ):
         rows.append({"split": i, "train_rows": len(tr), "test_rows": len(te), **primary, **baseline, **svc})
     table = pd.DataFrame(rows)
     best = strongest_baseline(table)
@@ -192,7 +237,26 @@ def cross_validate(
     table["review_coverage_margin_title_only"] = (
         table["review_coverage_title_only"] - table["calibrated_svc_review_coverage_title_only"]
     )
-    return table, alongside
+    if bars is None:
+        bars = fold_bars(train_df, test_df, baselines[0][0], *tuned[0][1:])
+    return table, fitted, bars
+
+
+def fold_bars(
+    train_df: pd.DataFrame, test_df: pd.DataFrame, baseline: dict[str, float], tuned: TunedSvc, tuned_pred: np.ndarray
+) -> BaselineScores:
+    """The held-out split's bars from fold 0's baselines: the same fits as
+    :func:`training.baseline.title_baselines` on the same rows."""
+    return BaselineScores.of(
+        test_df[LABEL].to_numpy(),
+        np.unique(train_df[LABEL].to_numpy()),
+        tuned,
+        tuned_pred,
+        baseline["baseline_linear_svc_macro_f1_title_only"],
+        {key: baseline[key] for key in CALIBRATED_SVC_METRICS},
+        len(train_df),
+        baseline["baseline_seconds"],
+    )
 
 
 def summary(table: pd.DataFrame) -> dict[str, float]:

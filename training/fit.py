@@ -20,7 +20,7 @@ from sklearn.model_selection import GroupShuffleSplit
 from features.pipeline import ProductFeatures
 from features.schema import LABEL
 from features.subsample import capped_groups
-from features.text import normalize_title
+from features.text import normalize_title, title_groups
 from pyfunc_model.bundle import Fallbacks, ModelBundle
 from pyfunc_model.chain import softmax
 from pyfunc_model.drift.ood import sent_mask
@@ -79,7 +79,7 @@ def fit_model(
     X = features.fit_transform(train_aug.drop(columns=LABEL), train_aug[LABEL].to_numpy())
     classes = features.classes_
     y = train_aug[LABEL].map({c: i for i, c in enumerate(classes)}).to_numpy()
-    groups = normalize_title(train_aug["title"]).to_numpy()
+    groups = title_groups(train_aug["title"])
     fit_rows, valid_rows = next(
         GroupShuffleSplit(1, test_size=VALIDATION_SHARE, random_state=seed + 1).split(X, groups=groups)
     )

@@ -27,9 +27,9 @@ from pyfunc_model.bundle import ModelBundle
 from pyfunc_model.model import ProductClassifierModel
 from pyfunc_model.review import THRESHOLD_KEY
 from pyfunc_model.temperature import TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY
-from training.baseline import BaselineScores, baselines_in_background, evaluation_rows, held_out_bars
+from training.baseline import BaselineScores, baselines_in_background, evaluation_rows
 from training.columns import CANONICAL, ColumnMappingError, parse_columns
-from training.cv import cross_validate, log_cv
+from training.cv import MIN_FOLDS, cross_validate, log_cv
 from training.data import Fingerprint, title_group_split
 from training.dataset import load_several, load_training_data
 from training.evaluate import (
@@ -106,9 +106,8 @@ def train(
             }
         )
         bars_wait = 0.0
-        if cv:  # the folds, the final model and the held-out split's bars share one pool
-            beside = [(fit_model, (train_df, seed)), held_out_bars(train_df, test_df, seed)]
-            table, (fitted, bars) = cross_validate(frame, cv, seed, beside=beside)
+        if cv:  # fold 0 is the held-out split: its primary is the final model, its baselines the bars
+            table, fitted, bars = cross_validate(train_df, test_df, cv, seed)
             with tempfile.TemporaryDirectory() as tmp:
                 for key, value in log_cv(table, Path(tmp)).items():
                     log.info("  %-40s %.4f", key, value)
@@ -203,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-size", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--synthetic-rows", type=int, default=3000)
-    parser.add_argument("--cv", type=int, default=0, help="also evaluate on this many title-grouped folds (0: off)")
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        help="also evaluate on this many title-grouped folds, the held-out split being fold 0 (0: off)",
+    )
     parser.add_argument(
         "--rows-per-class",
         type=int,
@@ -222,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         columns = parse_columns(args.columns)
     except ColumnMappingError as exc:
         parser.error(str(exc))
-    if args.cv == 1 or args.cv < 0:
-        parser.error("--cv must be 0 (off) or at least 2 folds")
+    if args.cv != 0 and args.cv < MIN_FOLDS:
+        parser.error(f"--cv must be 0 (off) or at least {MIN_FOLDS} folds: fold 0 is the held-out split")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     log.info("tracking URI: %s", mlflow.get_tracking_uri())
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -11,7 +11,8 @@ import pytest
 
 from features.text import normalize_title
 from training.baseline import BASELINES
-from training.cv import CV_METRICS, TUNED_SVC, title_group_folds
+from training.cv import CV_METRICS, TUNED_SVC, held_out_folds, title_group_folds
+from training.data import title_group_split
 from training.synthetic import generate_synthetic_products
 from training.train import main
 from training.tuned_baseline import C_GRID, MIN_DF_GRID
@@ -26,6 +27,24 @@ def test_title_group_folds_test_every_row_once_and_never_split_a_title():
     titles = normalize_title(frame["title"])
     for train_idx, test_idx in folds:
         assert not set(titles.iloc[train_idx]) & set(titles.iloc[test_idx])
+
+
+def test_fold_0_is_the_held_out_split_and_the_folds_test_every_listing_once():
+    frame = generate_synthetic_products(600, seed=3)
+    frame = pd.concat([frame, frame.head(50)], ignore_index=True)  # repeated listings
+    train, test = title_group_split(frame, 0.2, seed=1)
+    parts = held_out_folds(train, test, 4, seed=0)
+    assert len(parts) == 4 and parts[0][0] is train and parts[0][1] is test
+    key = ["title", "category", "subcategory", "price"]
+    tested = pd.concat([te for _, te in parts], ignore_index=True)[key]
+    pd.testing.assert_frame_equal(
+        tested.sort_values(key, ignore_index=True), frame[key].sort_values(key, ignore_index=True)
+    )
+    for tr, te in parts:
+        assert len(tr) + len(te) == len(frame)
+        assert not set(normalize_title(tr["title"])) & set(normalize_title(te["title"]))
+    with pytest.raises(ValueError, match="at least 3 folds"):
+        held_out_folds(train, test, 2, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +104,14 @@ def test_cv_table_has_one_row_per_split_and_is_consistent_with_the_summary(cv_ru
     )
     markdown = (local / "cv_splits.md").read_text()
     assert "mean +- sd" in markdown and "\n| 0 | " in markdown
+    # fold 0 is the held-out split: its row is the final model and the run's bars
+    held_out = table.iloc[0]
+    for key in ("macro_f1", "macro_f1_title_only", "ece_title_only", "review_coverage_title_only"):
+        assert held_out[key] == pytest.approx(run.data.metrics[key]), key
+    assert held_out[f"baseline_{TUNED_SVC}_macro_f1_title_only"] == pytest.approx(
+        run.data.metrics["baseline_macro_f1_title_only"]
+    )
+    assert held_out["test_rows"] == run.data.metrics["eval_rows"]
 
 
 @pytest.mark.slow
