@@ -119,12 +119,15 @@ class PriceLookup:
             first = sims.argmax(axis=1)
             repeats = sims[np.arange(sims.shape[0]), first] >= SELF_SIMILARITY
             own[lo:hi][repeats] = first[repeats]
-            sims[sims >= SELF_SIMILARITY] = 0.0
-            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            s = np.take_along_axis(sims, top, axis=1)
+            if repeats.any():  # only a row whose best match is its own title holds such entries
+                again = np.flatnonzero(repeats)
+                block = sims[again]
+                block[block >= SELF_SIMILARITY] = 0.0
+                sims[again] = block
+            top, s = _top_k(sims, k)
             w = np.maximum(s, 1e-3) ** 4
             knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
-            best[lo:hi] = s.max(axis=1)
+            best[lo:hi] = s[:, 0]
         lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
         with_sub = lam * knn + (1.0 - lam) * ridge
         without = lam * knn + (1.0 - lam) * title
@@ -245,6 +248,23 @@ class PriceLookup:
             index_own_title=floats("own_price_title"),
             sigma_title=None if sigma_title is None else np.asarray(sigma_title, dtype="float64"),
         )
+
+
+def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Columns and values of each row's ``k`` largest entries, largest first; overwrites them in ``sims``.
+
+    ``k`` passes of ``argmax``: on a block of similarities, most of them equal (zero), numpy's
+    ``argpartition`` (introselect) took ten times as long (7.3 ms against 0.7 ms for 100 x 8,700).
+    Ties at the k-th place may resolve differently from it (its order among ties is unspecified).
+    """
+    rows = np.arange(sims.shape[0])
+    top = np.empty((sims.shape[0], k), dtype=np.intp)
+    values = np.empty((sims.shape[0], k))
+    for j in range(k):
+        top[:, j] = column = sims.argmax(axis=1)
+        values[:, j] = sims[rows, column]
+        sims[rows, column] = -np.inf
+    return top, values
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
