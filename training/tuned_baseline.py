@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import normalize
@@ -126,8 +126,3 @@ def choose(scores: list[dict[str, float]]) -> TunedSvc:
     grid = [(C, m) for m in MIN_DF_GRID for C in C_GRID]
     C, m = max(grid, key=lambda cm: mean[_key(*cm)])
     return TunedSvc(C, m, mean)
-
-
-def tune_title_svc(titles: pd.Series, y: np.ndarray, seed: int, n_jobs: int = 1) -> TunedSvc:
-    """Choose C and min_df on these training rows by title-grouped inner cross-validation."""
-    return choose(Parallel(n_jobs=n_jobs)(inner_fold_jobs(titles, y, seed)))

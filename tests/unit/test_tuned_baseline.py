@@ -18,7 +18,7 @@ from training.baseline import (
 from training.cv import TUNED_SVC, baseline_fold, fold_bars, tuned_svc_fold
 from training.evaluate import macro_f1
 from training.synthetic import generate_synthetic_products
-from training.tuned_baseline import C_GRID, MIN_DF_GRID, inner_fold_jobs, min_df_matrices, tune_title_svc
+from training.tuned_baseline import C_GRID, MIN_DF_GRID, choose, inner_fold_jobs, min_df_matrices
 
 
 def test_min_df_views_equal_a_vectorizer_fitted_with_that_min_df():
@@ -37,7 +37,8 @@ def test_min_df_views_equal_a_vectorizer_fitted_with_that_min_df():
 
 def test_the_choice_is_the_best_mean_inner_score_over_the_whole_grid():
     frame = generate_synthetic_products(600, seed=4)
-    tuned = tune_title_svc(frame["title"], frame["category"].to_numpy(), seed=0)
+    jobs = inner_fold_jobs(frame["title"], frame["category"].to_numpy(), seed=0)
+    tuned = choose([function(*args, **kwargs) for function, args, kwargs in jobs])
     assert len(tuned.inner_macro_f1) == len(C_GRID) * len(MIN_DF_GRID)
     assert tuned.inner_macro_f1[f"C_{tuned.C:g}_min_df_{tuned.min_df}"] == max(tuned.inner_macro_f1.values())
     assert tuned.params()["baseline_tuned.C"] in C_GRID
@@ -104,7 +105,8 @@ def test_a_cv_run_takes_its_held_out_bars_from_fold_0_equal_to_the_bars_of_a_run
     frame = generate_synthetic_products(500, seed=9)
     train, test = frame.iloc[:400].reset_index(drop=True), frame.iloc[400:].reset_index(drop=True)
     baseline, untuned = baseline_fold(train, test, seed=0)
-    inner = [job[0](*job[1], **job[2]) for job in inner_fold_jobs(train["title"], train["category"].to_numpy(), 0)]
+    jobs = inner_fold_jobs(train["title"], train["category"].to_numpy(), 0)
+    inner = [function(*args, **kwargs) for function, args, kwargs in jobs]
     _, tuned, tuned_pred = tuned_svc_fold(train, test, 0, inner, untuned)
     from_fold = fold_bars(train, test, baseline, tuned, tuned_pred)
     classes = np.unique(train["category"].to_numpy())
