@@ -64,7 +64,9 @@ def review_rows(captured: pd.DataFrame, top: int = 3, model_version: str | None 
     if model_version is not None:
         rows = rows[rows[MODEL_VERSION] == str(model_version)]
     inputs = [c for c in INPUT_COLUMNS if c in rows.columns]
-    key = rows[inputs].fillna("").astype(str).agg("\x1f".join, axis=1)  # one text per distinct input
+    # one text per distinct input (a Series even when no row needed review)
+    values = rows[inputs].fillna("").astype(str).itertuples(index=False, name=None)
+    key = pd.Series(["\x1f".join(v) for v in values], index=rows.index, dtype=object)
     rows = rows.assign(times_seen=key.map(key.value_counts()).to_numpy())
     rows = rows.loc[~key.duplicated(keep="last").to_numpy()]
     out = pd.concat(

@@ -21,7 +21,14 @@ import requests
 
 from pyfunc_model.capture.read import read_capture
 from pyfunc_model.capture.settings import ENV_FLUSH_SECONDS, ENV_URI
-from tests.serving.model_fixtures import CHAMPION_URI, ROOT, TrainedModel, model_server, sample_products
+from tests.serving.model_fixtures import (
+    CHAMPION_URI,
+    ROOT,
+    TrainedModel,
+    drifted_products,
+    model_server,
+    sample_products,
+)
 from tests.stack.servers import S3_CREDENTIALS
 
 CLIENTS = 4
@@ -54,7 +61,9 @@ def _client(url: str, rows: list[dict], offset: int, answered: dict[str, str], s
 
 def _serve_and_stop(trained_model: TrainedModel, env: dict[str, str]) -> dict[str, str]:
     """Answers of a two-worker server that receives SIGTERM while clients are sending."""
-    rows = sample_products(400).astype(object).where(lambda f: f.notna(), None).to_dict("records")
+    # in-distribution rows, and rows far from the training data: some answers need review
+    traffic = pd.concat([sample_products(300, source="synthetic"), drifted_products(100, seed=1)], ignore_index=True)
+    rows = traffic.astype(object).where(lambda f: f.notna(), None).to_dict("records")
     answers: list[dict[str, str]] = [{} for _ in range(CLIENTS)]
     stop = threading.Event()
     with model_server(CHAMPION_URI, env, trained_model.workdir, workers=2) as server:

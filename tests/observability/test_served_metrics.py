@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyfunc_model.observability.labels import MONITORED_INPUTS
 from pyfunc_model.observability.logs import LOG_JSON_ENV
 from pyfunc_model.observability.metrics import DIR_PREFIX, METRICS_ADDR_ENV, METRICS_PORT_ENV, MULTIPROC_ENV
-from tests.serving.model_fixtures import CHAMPION_URI, TrainedModel, free_port, model_server, sample_products
+from tests.serving.model_fixtures import CHAMPION_URI, TrainedModel, drifted_products, free_port, model_server
 from training.synthetic import generate_synthetic_products
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -100,7 +100,7 @@ def test_two_workers_metrics_and_logs(trained_model: TrainedModel, tmp_path: Pat
         }
     )
     in_dist = generate_synthetic_products(BATCH * BATCHES + SINGLE_ROWS, seed=11).drop(columns=["category"])
-    drifted = sample_products(BATCH * BATCHES, seed=5, source="real")
+    drifted = drifted_products(BATCH * BATCHES, seed=5)
     with model_server(CHAMPION_URI, env, tmp_path, workers=2) as server:
         # in distribution: batches (batch scope), single rows (window scope), and one refused request
         batches = [in_dist.iloc[i * BATCH : (i + 1) * BATCH] for i in range(BATCHES)]

@@ -234,6 +234,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def drifted_products(n: int, seed: int = 0):  # -> pd.DataFrame
+    """``n`` rows far from the test model's synthetic training data, DISTINCT titles: amazon.in
+    listings when ../shared/data has them; otherwise synthetic rows made foreign on every field
+    (titles of made-up words, sub-categories never seen, prices x25, ratings 1, reviews x100)."""
+    if REAL_DATA.exists():
+        return sample_products(n, seed, source="real")
+    import numpy as np
+
+    frame = sample_products(n, seed, source="synthetic")
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("bcdfghjklmnpqrstvwxz"))
+    words = ["".join(rng.choice(letters, 7)) for _ in range(400)]
+    frame["title"] = [" ".join(rng.choice(words, 5)) + f" #{i}" for i in range(n)]
+    frame["subcategory"] = [f"Unlisted aisle {k}" for k in rng.integers(0, 40, n)]
+    frame["price"] = [f"{p:.2f}" for p in rng.uniform(50_000, 500_000, n)]
+    frame["rating"] = 1.0
+    frame["reviews_count"] = rng.integers(100_000, 1_000_000, n).astype(float)
+    return frame
+
+
 def sample_products(n: int, seed: int = 0, source: str = "auto"):  # -> pd.DataFrame (pandas imported lazily)
     """``n`` rows with the canonical input columns and DISTINCT titles (so order can be checked).
 
@@ -260,11 +280,11 @@ def sample_products(n: int, seed: int = 0, source: str = "auto"):  # -> pd.DataF
         from training.synthetic import generate_synthetic_products
 
         frame = generate_synthetic_products(min(max(n, 100), 5000), seed=seed).drop(columns=["category"])
-        # Prices as listings write them ("₹1,299") on every other row: the model must parse both.
-        prices = frame["price"].astype(object)
-        dirty = (frame.index % 2 == 0) & frame["price"].notna()
-        prices[dirty] = [f"₹{p:,.0f}" for p in frame.loc[dirty, "price"]]
-        frame["price"] = prices
+        # Prices as text, as the real file's are: as listings write them ("₹1,299") on every other
+        # row, plain numbers on the others; the model must parse both.
+        dirty = frame.index % 2 == 0
+        prices = zip(frame["price"], dirty, strict=True)
+        frame["price"] = [None if pd.isna(p) else f"₹{p:,.0f}" if d else f"{p:.2f}" for p, d in prices]
     reps = -(-n // len(frame))
     out = pd.concat([frame] * reps, ignore_index=True).iloc[:n].copy()
     # A row-number suffix makes every title distinct, so a reordered answer cannot pass.

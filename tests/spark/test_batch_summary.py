@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from pyfunc_model.observability.batch_summary import SUMMARY_ARTIFACT, SUMMARY_SUFFIX
-from tests.serving.model_fixtures import CHAMPION_URI, TrainedModel, sample_products
+from tests.serving.model_fixtures import CHAMPION_URI, TrainedModel, drifted_products
 from training.synthetic import generate_synthetic_products
 
 pytestmark = [pytest.mark.slow, pytest.mark.spark]
@@ -28,7 +28,7 @@ def test_summary_beside_output_and_on_the_run(trained_model: TrainedModel, tmp_p
     frame = pd.concat(
         [
             generate_synthetic_products(400, seed=3).drop(columns=["category"]),
-            sample_products(400, seed=2, source="real"),
+            drifted_products(400, seed=2),
         ],
         ignore_index=True,
     )
