@@ -162,3 +162,18 @@ def test_folder_files_are_partitioned_by_day_and_version(frames, tmp_path: Path)
     day, version = file.relative_to(tmp_path).parts[:2]
     assert day == f"date={time.strftime('%Y-%m-%d', time.gmtime())}" and version == "model_version=7"
     shutil.rmtree(tmp_path)
+
+
+def test_review_export_of_a_capture_with_nothing_to_review_is_empty(frames, tmp_path: Path) -> None:
+    from registry_scripts.review_export import review_rows
+
+    rows, out = frames
+    capture = InferenceCapture(CaptureSettings(uri=str(tmp_path)), FolderStore(tmp_path), IDENTITY)
+    capture.record(rows, out)
+    capture.close()
+    captured = read_capture(str(tmp_path))
+    flagged = review_rows(captured)
+    assert len(flagged) == int(captured["needs_review"].sum())
+    captured["needs_review"] = False
+    nothing = review_rows(captured)
+    assert nothing.empty and list(nothing.columns) == list(flagged.columns)
