@@ -21,7 +21,7 @@ from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 from features.hashing import hash_buckets
 from features.subsample import capped_groups
 from features.text import normalize_title
-from pyfunc_model.drift.checks import SCORE_RANGE, chunk_scores, test_weight, weighted_scores
+from pyfunc_model.drift.checks import SCORE_RANGE, ChunkPool, test_weight, weighted_scores
 from pyfunc_model.drift.profiles import BRAND_AS_SENT
 from pyfunc_model.drift.reference import (
     CATEGORICAL_LEVELS,
@@ -253,14 +253,20 @@ def calibrate(
     refs = [(fold_reference(train), held) for train, held in folds]
     smallest_fold = min(held.size for _, held in folds)
     usable = [n for n in sizes if n <= 0.8 * smallest_fold] or [max(10, int(0.8 * smallest_fold))]
-    raw: list[list[dict[str, float]]] = []
-    for n in usable:
-        per_size = []
-        for ref, held in refs:
-            rows = np.stack([rng.choice(held, size=n, replace=False) for _ in range(chunks)])
-            scores = chunk_scores(ref, summary.table[rows], summary.tokens[rows])
-            per_size += [{k: float(z[j]) for k, z in scores.items() if np.isfinite(z[j])} for j in range(chunks)]
-        raw.append(per_size)
+    # the chunks (positions in each split's held-out rows), drawn size by size, split by split
+    drawn = [
+        [np.stack([rng.choice(held.size, size=n, replace=False) for _ in range(chunks)]) for _, held in refs]
+        for n in usable
+    ]
+    per_split: list[list[list[dict[str, float]]]] = [[] for _ in usable]
+    for s, (ref, held) in enumerate(refs):  # one pool per split: each row is placed once
+        pool = ChunkPool(ref, summary.table[held], summary.tokens[held])
+        for i in range(len(usable)):
+            scores = pool.scores(drawn[i][s])
+            per_split[i].append(
+                [{k: float(z[j]) for k, z in scores.items() if np.isfinite(z[j])} for j in range(chunks)]
+            )
+    raw = [[chunk for split in splits for chunk in split] for splits in per_split]
     keys = sorted({k for per_size in raw for chunk in per_size for k in chunk})
     a = {k: [] for k in keys}
     b = {k: [] for k in keys}

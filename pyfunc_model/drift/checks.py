@@ -213,35 +213,81 @@ def chunk_scores(ref: DriftReference, tables: np.ndarray, tokens: np.ndarray) ->
     signals, ``tokens``: chunks x rows x 256), each as :func:`data_tests` scores one chunk of that
     size; NaN where a chunk has no such test. The calibration's thousands of null chunks cost a
     fraction of a loop over them."""
-    out: dict[str, np.ndarray] = {}
-    for s in TESTED:
-        values = tables[:, :, COL[s.name]]
-        if s.kind == "numeric":
-            out.update(_numeric_many(ref, s, values))
-        elif s.kind == "share" and s.name in ref.shares:
-            out[f"{s.name}:excess"] = _share_many(ref, s, values)
-        elif s.kind == "buckets" and ref.monitored(s.field):
-            out[f"{s.name}:chi2"] = _buckets_many(ref, s, values)
-        elif s.kind == "tokens":
-            out[f"{s.name}:chi2"] = _tokens_many(ref, tokens)
-    return out
+    chunks, size = tables.shape[:2]
+    pool = ChunkPool(ref, tables.reshape(chunks * size, -1), tokens.reshape(chunks * size, -1))
+    return pool.scores(np.arange(chunks * size).reshape(chunks, size))
 
 
-def _numeric_many(ref: DriftReference, s: Signal, values: np.ndarray) -> dict[str, np.ndarray]:
-    sketch = ref.numeric.get(s.name)
-    if sketch is None or not sketch.usable or sketch.missing_share > 0.99:
-        return {}
-    enough = np.isfinite(values).sum(axis=1) >= MIN_VALUES
-    out = {}
-    for test in s.tests:
-        if test == "rank":
-            _, p = sketch.rank_shift_many(values, s.one_sided)
-        elif test == "ks":
-            _, p = sketch.ks_many(values, "greater" if s.one_sided else "two-sided")
-        else:
-            continue
-        out[f"{s.name}:{test}"] = _scores_where(enough, p)
-    return out
+class ChunkPool:
+    """Rows that many chunks are drawn from (a held-out fold of the calibration), scored by
+    :meth:`scores` as :func:`chunk_scores` scores chunks. What a test reads of each row (its
+    place in a numeric sketch, its folded token shares) is computed once per row, not once per
+    chunk the row lands in."""
+
+    def __init__(self, ref: DriftReference, table: np.ndarray, tokens: np.ndarray) -> None:
+        self.ref, self.table, self.tokens = ref, table, tokens
+        self._placed: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._shares: dict[int, np.ndarray] = {}
+        self._sent = tokens.any(axis=1)
+
+    def scores(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Every test's normal score on each chunk (``rows``: chunks x size, rows of the pool)."""
+        out: dict[str, np.ndarray] = {}
+        ref = self.ref
+        tables = self.table[rows]
+        for s in TESTED:
+            if s.kind == "numeric":
+                out.update(self._numeric(s, rows))
+            elif s.kind == "share" and s.name in ref.shares:
+                out[f"{s.name}:excess"] = _share_many(ref, s, tables[:, :, COL[s.name]])
+            elif s.kind == "buckets" and ref.monitored(s.field):
+                out[f"{s.name}:chi2"] = _buckets_many(ref, s, tables[:, :, COL[s.name]])
+            elif s.kind == "tokens":
+                out[f"{s.name}:chi2"] = self._tokens(rows)
+        return out
+
+    def _numeric(self, s: Signal, rows: np.ndarray) -> dict[str, np.ndarray]:
+        sketch = self.ref.numeric.get(s.name)
+        if sketch is None or not sketch.usable or sketch.missing_share > 0.99:
+            return {}
+        if s.name not in self._placed:
+            self._placed[s.name] = sketch.value_positions(self.table[:, COL[s.name]])
+        present, ranks, below, upto = (a[rows] for a in self._placed[s.name])
+        enough = present.sum(axis=1) >= MIN_VALUES
+        out = {}
+        for test in s.tests:
+            if test == "rank":
+                _, p = sketch.rank_shift_rows(present, ranks, s.one_sided)
+            elif test == "ks":
+                _, p = sketch.ks_rows(present, below, upto, "greater" if s.one_sided else "two-sided")
+            else:
+                continue
+            out[f"{s.name}:{test}"] = _scores_where(enough, p)
+        return out
+
+    def _token_shares(self, k: int) -> np.ndarray:
+        """Each pool row's token shares folded to ``k`` buckets (zeros for a row without tokens)."""
+        if k not in self._shares:
+            every = np.zeros((self.tokens.shape[0], k))
+            shares, sent = token_shares(self.tokens, k)
+            every[sent] = shares
+            self._shares[k] = every
+        return self._shares[k]
+
+    def _tokens(self, rows: np.ndarray) -> np.ndarray:
+        n = self._sent[rows].sum(axis=1)
+        chosen = np.asarray([_level(TEXT_LEVELS, m / 3, TEXT_LEVELS[-1]) for m in n])
+        p = np.full(len(n), 0.5)
+        for k in np.unique(chosen):
+            at = np.flatnonzero((chosen == k) & (n >= MIN_VALUES))
+            if not at.size:
+                continue
+            mean = self._token_shares(k)[rows[at]].sum(axis=1) / n[at, None]  # rows without tokens add nothing
+            lv = self.ref.text_level(k)
+            keep = lv["var"] > 0
+            t = np.sum(n[at, None] * (mean[:, keep] - lv["mean"][keep]) ** 2 / lv["var"][keep], axis=1)
+            p[at] = special.chdtrc(lv["dof"], t / lv["scale"])
+        return _scores_where(n >= MIN_VALUES, p)
 
 
 def _share_many(ref: DriftReference, s: Signal, values: np.ndarray) -> np.ndarray:
@@ -272,26 +318,6 @@ def _buckets_many(ref: DriftReference, s: Signal, values: np.ndarray) -> np.ndar
         with np.errstate(divide="ignore", invalid="ignore"):  # chunks without values: not tested
             stat = np.sum((counts - expected) ** 2 / expected, axis=1)  # chi_square, inflation 1
         p[rows] = special.chdtrc(max(k - 1, 1), stat)
-    return _scores_where(n >= MIN_VALUES, p)
-
-
-def _tokens_many(ref: DriftReference, tokens: np.ndarray) -> np.ndarray:
-    sent = tokens.any(axis=2)
-    n = sent.sum(axis=1)
-    chosen = np.asarray([_level(TEXT_LEVELS, m / 3, TEXT_LEVELS[-1]) for m in n])
-    p = np.full(len(n), 0.5)
-    for k in np.unique(chosen):
-        rows = np.flatnonzero((chosen == k) & (n >= MIN_VALUES))
-        if not rows.size:
-            continue
-        shares, sent_rows = token_shares(tokens[rows].reshape(-1, tokens.shape[2]), k)
-        every = np.zeros((sent_rows.size, k))  # rows without tokens add nothing
-        every[sent_rows] = shares
-        mean = every.reshape(rows.size, -1, k).sum(axis=1) / n[rows, None]
-        lv = ref.text_level(k)
-        keep = lv["var"] > 0
-        t = np.sum(n[rows, None] * (mean[:, keep] - lv["mean"][keep]) ** 2 / lv["var"][keep], axis=1)
-        p[rows] = special.chdtrc(lv["dof"], t / lv["scale"])
     return _scores_where(n >= MIN_VALUES, p)
 
 

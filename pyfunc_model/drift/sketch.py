@@ -94,12 +94,30 @@ class NumericSketch:
         p = special.ndtr(-z) if one_sided else 2.0 * special.ndtr(-abs(z))
         return z, float(p)
 
+    def value_positions(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the bulk tests read of each value: (present, reference mid-rank, edges below it,
+        edges at or below it); 0 where absent. A value drawn into many chunks is placed once."""
+        edges = self._arrays[0]
+        present = np.isfinite(values)
+        filled = np.where(present, values, 0.0)
+        ranks = np.where(present, self.mid_ranks(filled), 0.0)
+        below = np.searchsorted(edges, filled, side="left")
+        inside = below < edges.size
+        upto = below.copy()  # one more where the value is an edge
+        upto[inside] += edges[below[inside]] == filled[inside]
+        return present, ranks, below, upto
+
     def rank_shift_many(self, values: np.ndarray, one_sided: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`rank_shift` of every row of ``values`` at once (non-finite entries: absent); for
         the calibration's thousands of null chunks."""
-        present = np.isfinite(values)
+        present, ranks, _, _ = self.value_positions(values)
+        return self.rank_shift_rows(present, ranks, one_sided)
+
+    def rank_shift_rows(
+        self, present: np.ndarray, ranks: np.ndarray, one_sided: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`rank_shift_many` from each value's :meth:`value_positions`."""
         k = present.sum(axis=1)
-        ranks = np.where(present, self.mid_ranks(np.where(present, values, 0.0)), 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (ranks.sum(axis=1) / k - self.rank_mean) / np.sqrt(self.rank_var / k)
         return z, special.ndtr(-z) if one_sided else 2.0 * special.ndtr(-np.abs(z))
@@ -108,19 +126,20 @@ class NumericSketch:
         """:meth:`ks` of every row of ``values`` at once (non-finite entries: absent). A value lies
         at or below edge ``e`` exactly when at most ``e`` edges lie below it, so per-row counts
         come from one ``searchsorted`` into the (strictly increasing) edges and a cumulative count."""
+        present, _, below, upto = self.value_positions(values)
+        return self.ks_rows(present, below, upto, alternative)
+
+    def ks_rows(
+        self, present: np.ndarray, below_pos: np.ndarray, upto_pos: np.ndarray, alternative: str = "two-sided"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`ks_many` from each value's :meth:`value_positions`."""
         edges, cdf, left, _ = self._arrays
-        present = np.isfinite(values)
         k = present.sum(axis=1)
         m = edges.size + 1
-        row = np.broadcast_to(np.arange(values.shape[0])[:, None], values.shape)[present]
-        found = values[present]
-        below_pos = np.searchsorted(edges, found, side="left")  # edges below each value
-        inside = np.flatnonzero(below_pos < edges.size)
-        upto_pos = below_pos.copy()  # edges at or below each value: one more where it is an edge
-        upto_pos[inside] += edges[below_pos[inside]] == found[inside]
+        row = np.broadcast_to(np.arange(present.shape[0])[:, None], present.shape)[present]
 
         def counts(pos: np.ndarray) -> np.ndarray:
-            per_row = np.bincount(row * m + pos, minlength=values.shape[0] * m).reshape(-1, m)
+            per_row = np.bincount(row * m + pos[present], minlength=present.shape[0] * m).reshape(-1, m)
             return np.cumsum(per_row, axis=1)[:, :-1]
 
         with np.errstate(divide="ignore", invalid="ignore"):
