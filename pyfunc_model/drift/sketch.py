@@ -107,32 +107,22 @@ class NumericSketch:
         upto[inside] += edges[below[inside]] == filled[inside]
         return present, ranks, below, upto
 
-    def rank_shift_many(self, values: np.ndarray, one_sided: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`rank_shift` of every row of ``values`` at once (non-finite entries: absent); for
-        the calibration's thousands of null chunks."""
-        present, ranks, _, _ = self.value_positions(values)
-        return self.rank_shift_rows(present, ranks, one_sided)
-
     def rank_shift_rows(
         self, present: np.ndarray, ranks: np.ndarray, one_sided: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`rank_shift_many` from each value's :meth:`value_positions`."""
+        """:meth:`rank_shift` of every row at once (rows: chunks; ``present``/``ranks``: each value's
+        :meth:`value_positions`, gathered); for the calibration's thousands of null chunks."""
         k = present.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (ranks.sum(axis=1) / k - self.rank_mean) / np.sqrt(self.rank_var / k)
         return z, special.ndtr(-z) if one_sided else 2.0 * special.ndtr(-np.abs(z))
 
-    def ks_many(self, values: np.ndarray, alternative: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`ks` of every row of ``values`` at once (non-finite entries: absent). A value lies
-        at or below edge ``e`` exactly when at most ``e`` edges lie below it, so per-row counts
-        come from one ``searchsorted`` into the (strictly increasing) edges and a cumulative count."""
-        present, _, below, upto = self.value_positions(values)
-        return self.ks_rows(present, below, upto, alternative)
-
     def ks_rows(
         self, present: np.ndarray, below_pos: np.ndarray, upto_pos: np.ndarray, alternative: str = "two-sided"
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`ks_many` from each value's :meth:`value_positions`."""
+        """:meth:`ks` of every row at once, from each value's :meth:`value_positions`. A value lies
+        at or below edge ``e`` exactly when at most ``e`` edges lie below it, so per-row counts
+        come from the positions and a cumulative count."""
         edges, cdf, left, _ = self._arrays
         k = present.sum(axis=1)
         m = edges.size + 1
