@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -117,6 +118,7 @@ class Calibration:
         return self._at(n, emp)
 
 
+@lru_cache(maxsize=256)  # a few (chunks, alpha) pairs per reference, asked on every request
 def _conservative_rank(chunks: int, alpha: float, confidence: float = CALIBRATION_CONFIDENCE) -> int:
     """How many held-out chunks may lie above the threshold: the ``1 - confidence`` quantile of
     Binomial(chunks, alpha), so that the threshold is an upper confidence bound of the (1 - alpha)

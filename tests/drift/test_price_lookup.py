@@ -55,3 +55,36 @@ def test_stored_state_round_trips_and_predicts_the_same(reference: DriftReferenc
     for a, b in zip(price.predict_both(words, subcategory), decoded.predict_both(words, subcategory), strict=True):
         np.testing.assert_array_equal(a, b)
     assert price.index_own is not None and price.sigma_title is not None  # every optional part was stored
+
+
+def test_common_words_that_do_not_tell_prices_apart_leave_the_neighbour_search() -> None:
+    """A word in most titles costs the search its whole posting list; it is dropped only when
+    its titles' prices spread as widely as all titles' ("pack"), kept when it sets the price ("tv")."""
+    rng = np.random.default_rng(0)
+    n = 800
+    tv = rng.random(n) < 0.4
+    pack = rng.random(n) < 0.4
+    titles = [
+        " ".join(["tv" if t else "cable", f"model{rng.integers(300)}", *(["pack"] if p else [])])
+        for t, p in zip(tv, pack, strict=True)
+    ]
+    log_price = np.where(tv, 10.0, 5.0) + rng.normal(0.0, 0.3, n)
+    words = title_tokens(titles)[0].presence().tocsr()
+    lookup = PriceLookup.fit(words, np.full(n, np.nan), log_price)
+
+    def token(word: str) -> int:
+        return int(title_tokens([word])[0].indices[0])
+
+    assert lookup.idf[token("pack")] == 0.0
+    assert lookup.idf[token("tv")] > 0.0 and lookup.idf[token("cable")] > 0.0
+    postings = np.diff(lookup.index.indptr)
+    assert postings[token("pack")] == 0 and postings[token("tv")] == tv.sum()
+    # to the search, a title with the dropped word is the same title without it
+    query = title_tokens(["tv model7 pack"])[0].presence().tocsr()
+    weights = query.data * lookup.idf[query.indices]
+    sims = lookup._similarities(
+        np.zeros(query.nnz, dtype=np.int64), query.indices, weights / np.linalg.norm(weights), 1
+    )[0]
+    same = [i for i, t in enumerate(titles) if t in ("tv model7", "tv model7 pack")]
+    assert same and np.allclose(sims[same], 1.0)
+    assert np.delete(sims, same).max() < 0.99  # "cable model7": the model number only

@@ -36,12 +36,22 @@ if TYPE_CHECKING:
 #: to 1 as the nearest neighbour's cosine similarity goes from KNN_SIM[0] to KNN_SIM[1].
 KNN_K = 5
 KNN_SIM = (0.3, 0.9)
-#: A training title this similar is the query's own title (same words): never its own neighbour.
+#: A training title this similar is the query's own title (same words, the pruned common ones
+#: aside: :data:`MAX_DF`): never its own neighbour.
 #: The reference's residuals are out of fold (folds grouped by title), so a listing re-sent from
 #: the training catalogue is priced with its stored out-of-fold prediction, not from its own
 #: training row; otherwise re-scoring the catalogue looks like price drift (residuals near zero).
 SELF_SIMILARITY = 1.0 - 1e-6
 
+
+#: A word in more than MAX_DF of the priced training titles (and in over MIN_PRUNED_DF of them)
+#: whose titles' log prices vary at least MAX_PRICE_VARIANCE_KEPT as much as all titles' takes no
+#: part in the neighbour search ("for", "with", "pack", ...): it hardly tells two titles' prices
+#: apart, yet such words' posting lists are most of the search's work. A common word that does
+#: tell prices apart ("tv" in a catalogue of six kinds of product) stays.
+MAX_DF = 0.05
+MIN_PRUNED_DF = 200
+MAX_PRICE_VARIANCE_KEPT = 0.5
 
 #: Nearest-neighbour similarity bins of the residual's spread.
 SIM_EDGES = (0.3, 0.5, 0.7, 0.9)
@@ -163,6 +173,7 @@ class PriceLookup:
         presence.data[:] = 1.0
         df = np.bincount(presence.indices, minlength=TOKEN_FEATURES)
         idf = np.where(df > 0, np.log((1.0 + presence.shape[0]) / (1.0 + df)) + 1.0, 0.0)
+        idf[_uninformative_common(presence, log_price[ok], df)] = 0.0
         index = tfidf_rows(presence.indptr.astype(np.int32), presence.indices.astype(np.int32), idf)
         lookup = cls(
             token_weights=np.zeros(TOKEN_FEATURES),
@@ -277,12 +288,29 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: fl
     return out
 
 
+def _uninformative_common(presence: sp.csr_matrix, log_price: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Training only: the words :data:`MAX_DF` keeps out of the neighbour search (a boolean mask
+    over :data:`TOKEN_FEATURES`)."""
+    common = df > max(MAX_DF * presence.shape[0], MIN_PRUNED_DF)
+    if not common.any():
+        return common
+    total = float(log_price.var())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (presence.T @ log_price) / df
+        variance = (presence.T @ (log_price * log_price)) / df - mean * mean
+    return common & (variance > MAX_PRICE_VARIANCE_KEPT * total)
+
+
 def tfidf_rows(indptr: np.ndarray, ids: np.ndarray, idf: np.ndarray) -> sp.csr_matrix:
     """l2-normalised tf-idf rows (word presence x idf) from each row's distinct word ids."""
     values = idf[ids]
     rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
     norms = np.sqrt(np.bincount(rows, weights=values**2, minlength=indptr.size - 1))
     values = values / np.where(norms > 0, norms, 1.0)[rows]
+    keep = values != 0.0
+    if not keep.all():
+        ids, values = ids[keep], values[keep]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=indptr.size - 1))])
     return sp.csr_matrix((values, ids, indptr), shape=(indptr.size - 1, TOKEN_FEATURES))
 
 
