@@ -8,6 +8,11 @@ the drift work it contains, repeated on the same batch: the per-row values (``su
 reasons (``ood_flags``) and the verdict (``DriftMonitor.check``: the request's own tests from 30 rows,
 the shared window below). p50 of each over ``--repeats`` fresh batches. Target: drift <= 15 % of
 ``predict``.
+
+The per-title cache of the price neighbour search is off for those rows (``bench/workload.py``);
+the last rows turn it on (100 rows, every field): "new titles" empties it before every timed
+section (what a title never sent costs with the cache: its key, a miss, the store), "sent before"
+scores batches the model has answered once already (a catalogue sent again).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -28,6 +34,7 @@ from workload import DEFAULT_DATA, DEFAULT_MODEL_URI, distinct_pool, distinct_ti
 
 from features.prepared import prepare_input
 from pyfunc_model.drift import DriftMonitor, ood_flags, summarize
+from pyfunc_model.drift.signals.price_given_title import MAX_CACHED_TITLES, TitleCache
 from training.data import load_products
 
 PROFILES = {"all fields": None, "title + price": ("title", "price"), "title only": ("title",)}
@@ -37,17 +44,22 @@ def keep(frame: pd.DataFrame, fields: tuple[str, ...] | None) -> pd.DataFrame:
     return frame if fields is None else frame[list(fields)]
 
 
-def measure(model: object, batches: list[pd.DataFrame]) -> tuple[float, float, float, float]:
+def measure(
+    model: object, batches: list[pd.DataFrame], before: Callable[[], object] = lambda: None
+) -> tuple[float, float, float, float]:
     """(predict p50, drift p50, predict mean, drift mean) in ms over ``batches``, alternated call by
-    call (the mean counts the window tests that single rows run one call in ten)."""
+    call (the mean counts the window tests that single rows run one call in ten); ``before`` runs
+    ahead of each timed section, untimed."""
     monitor = DriftMonitor(model.drift_reference)  # type: ignore[attr-defined]
     predict_s, drift_s = [], []
     for batch in batches:
+        before()
         t = time.perf_counter()
         out = model.predict(None, batch)  # type: ignore[attr-defined]
         predict_s.append(time.perf_counter() - t)
         columns = prepare_input(batch).columns
         conf = out["confidence"].to_numpy(dtype="float64")
+        before()
         t = time.perf_counter()
         summary = summarize(columns, model.drift_reference)  # type: ignore[attr-defined]
         ood_flags(columns, model.drift_reference, summary)  # type: ignore[attr-defined]
@@ -77,6 +89,18 @@ def main() -> None:
             model.predict(None, batches[0])  # warm caches
             p, d, pm, dm = measure(model, batches[1:])
             print(f"| {name} | {n} | {p:.2f} | {d:.2f} | {d / p:.0%} | {dm / pm:.0%} |", flush=True)
+    price = model.drift_reference.lookups().price
+    price.cache = cache = TitleCache(MAX_CACHED_TITLES)
+    n, repeats = 100, args.repeats
+    rows = distinct_title_batch(pool, n * (repeats + 1))
+    batches = [rows.iloc[i * n : (i + 1) * n] for i in range(repeats + 1)]
+    model.predict(None, batches[0])
+    for label, before in (("new titles", cache.clear), ("sent before", lambda: None)):
+        if label == "sent before":
+            for batch in batches[1:]:
+                model.predict(None, batch)
+        p, d, pm, dm = measure(model, batches[1:], before)
+        print(f"| all fields, cache on, {label} | {n} | {p:.2f} | {d:.2f} | {d / p:.0%} | {dm / pm:.0%} |", flush=True)
 
 
 if __name__ == "__main__":

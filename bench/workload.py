@@ -12,15 +12,23 @@
   conversion cost the same as for the champion); ``shape="minimal"`` returns one string column
   (what MLflow itself costs for the smallest answer). Both are logged with the champion's
   signature inputs, so input parsing and schema enforcement are the same as the champion's.
+
+Importing this module turns off the model's per-title cache (``PRODUCT_CLASSIFIER_TITLE_CACHE=0``)
+for every model a bench loads or serves, unless the caller set it: timing loops send the same
+payloads again, which the cache would answer from memory, and the benches measure titles the
+model has not seen. ``bench/drift_cost.py`` measures the cache itself.
 """
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+os.environ.setdefault("PRODUCT_CLASSIFIER_TITLE_CACHE", "0")  # see the module docstring
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "amazon_in_products.csv"

@@ -6,12 +6,16 @@ machinery costs more than the arithmetic for a few rows); it must give the same 
 
 from __future__ import annotations
 
+import itertools
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pyfunc_model.drift import DriftReference
+from pyfunc_model.drift.signals import price_given_title
 from pyfunc_model.drift.signals.price_given_title import PriceLookup
 from pyfunc_model.drift.summary import title_tokens
 
@@ -88,3 +92,54 @@ def test_common_words_that_do_not_tell_prices_apart_leave_the_neighbour_search()
     same = [i for i, t in enumerate(titles) if t in ("tv model7", "tv model7 pack")]
     assert same and np.allclose(sims[same], 1.0)
     assert np.delete(sims, same).max() < 0.99  # "cable model7": the model number only
+
+
+def test_titles_seen_before_get_their_neighbours_from_the_cache_unchanged(
+    reference: DriftReference, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What depends on the title alone is kept per process: a title sent again is not searched
+    again, and its answer is the searched one to the last bit; the cache stays bounded."""
+    titles = fresh["title"].tolist()
+    words = title_tokens(titles)[0].presence()
+    subcategory = np.zeros(words.shape[0])
+    searched = PriceLookup.from_state(reference.price_model)
+    expected = searched.predict_both(words, subcategory)
+    keys = [tuple(words.indices[a:b]) for a, b in itertools.pairwise(words.indptr)]
+    assert len(searched.cache) == len(set(keys))
+
+    cached = PriceLookup.from_state(reference.price_model)
+    half = np.arange(0, words.shape[0], 2)
+    cached.predict_both(words.presence(half), subcategory[half])  # every other title seen before
+    calls: list[int] = []
+    search = cached._search
+    monkeypatch.setattr(cached, "_search", lambda w: calls.append(w.shape[0]) or search(w))
+    for a, b in zip(cached.predict_both(words, subcategory), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    unseen = sum(key not in {keys[i] for i in half} for key in keys)
+    assert calls == [unseen] and unseen >= words.shape[0] // 3  # only titles not seen before were searched
+    cached.predict_both(words, subcategory)
+    assert calls == [unseen]
+
+    monkeypatch.setattr(price_given_title, "MAX_CACHED_TITLES", 5)
+    bounded = PriceLookup.from_state(reference.price_model)
+    for a, b in zip(bounded.predict_both(words, subcategory), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(bounded.cache) == 5
+    assert len(pickle.loads(pickle.dumps(bounded)).cache) == 0  # a pickled model starts empty
+
+
+def test_the_title_cache_is_sized_by_the_environment(reference: DriftReference, fresh: pd.DataFrame) -> None:
+    """An operator sizes (or turns off) the cache with an environment variable; a bad value names it."""
+    assert price_given_title.title_cache_size({}) == price_given_title.MAX_CACHED_TITLES
+    assert price_given_title.title_cache_size({price_given_title.ENV_TITLE_CACHE: " 1000 "}) == 1000
+    for bad in ("-1", "lots", "1.5"):
+        with pytest.raises(ValueError, match=price_given_title.ENV_TITLE_CACHE):
+            price_given_title.title_cache_size({price_given_title.ENV_TITLE_CACHE: bad})
+    off = PriceLookup.from_state(reference.price_model)
+    off.cache = price_given_title.TitleCache(0)
+    words = title_tokens(fresh["title"].tolist())[0].presence()
+    subcategory = np.zeros(words.shape[0])
+    expected = PriceLookup.from_state(reference.price_model).predict_both(words, subcategory)
+    for a, b in zip(off.predict_both(words, subcategory), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert len(off.cache) == 0

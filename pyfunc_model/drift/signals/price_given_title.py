@@ -19,7 +19,10 @@ residuals), declared with the other signals in :mod:`pyfunc_model.drift.specs`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,10 +56,68 @@ MAX_DF = 0.05
 MIN_PRUNED_DF = 200
 MAX_PRICE_VARIANCE_KEPT = 0.5
 
+#: Titles whose neighbours a process keeps (oldest out first; ~150 bytes each), unless the
+#: environment variable below says otherwise (0: no cache; read when the model loads).
+MAX_CACHED_TITLES = 50_000
+ENV_TITLE_CACHE = "PRODUCT_CLASSIFIER_TITLE_CACHE"
+
 #: Nearest-neighbour similarity bins of the residual's spread.
 SIM_EDGES = (0.3, 0.5, 0.7, 0.9)
 #: Ridge penalty of the word + sub-category model.
 RIDGE_ALPHA = 3.0
+
+
+class TitleCache:
+    """A bounded dict shared by the threads of a process, under a lock; pickled empty (and sized
+    again where it is unpickled).
+
+    ``size``: entries kept (0: none); by default :data:`MAX_CACHED_TITLES` or the
+    :data:`ENV_TITLE_CACHE` environment variable."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = title_cache_size() if size is None else size
+        self.entries: dict[bytes, tuple[float, float, int]] = {}
+        self.lock = threading.Lock()
+
+    def get_many(self, keys: list[bytes]) -> list[tuple[float, float, int] | None]:
+        with self.lock:
+            return [self.entries.get(key) for key in keys]
+
+    def put_many(self, items: list[tuple[bytes, tuple[float, float, int]]]) -> None:
+        with self.lock:
+            for key, value in items:
+                while len(self.entries) >= self.size and self.entries:
+                    self.entries.pop(next(iter(self.entries)))  # the oldest entry
+                if self.size:
+                    self.entries[key] = value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]  # sized by the loading process's environment
+
+
+def title_cache_size(environ: Mapping[str, str] | None = None) -> int:
+    """Entries of the per-title cache: :data:`ENV_TITLE_CACHE` when set (an integer >= 0), else
+    :data:`MAX_CACHED_TITLES`."""
+    text = (os.environ if environ is None else environ).get(ENV_TITLE_CACHE, "").strip()
+    if not text:
+        return MAX_CACHED_TITLES
+    try:
+        size = int(text)
+    except ValueError:
+        size = -1
+    if size < 0:
+        raise ValueError(f"{ENV_TITLE_CACHE} must be an integer >= 0 (titles kept; 0: no cache), got {text!r}")
+    return size
 
 
 @dataclass
@@ -81,6 +142,8 @@ class PriceLookup:
     #: similarity bin (None in references built before rows without a sub-category had their own)
     index_own_title: np.ndarray | None = None
     sigma_title: np.ndarray | None = None
+    #: neighbours of the titles served so far (:meth:`_neighbours`)
+    cache: TitleCache = field(default_factory=TitleCache, repr=False, compare=False)
 
     def spread(self, nearest: np.ndarray, title_only: bool = False) -> np.ndarray:
         """Expected error spread of a prediction whose nearest training title has similarity ``nearest``
@@ -115,11 +178,49 @@ class PriceLookup:
         ridge = title + _lookup(*self.subcategory, subcategory)
         if self.index.shape[1] == 0 or n == 0:
             return ridge, title, np.zeros(n)
+        knn, best, own = self._neighbours(words)
+        lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
+        with_sub = lam * knn + (1.0 - lam) * ridge
+        without = lam * knn + (1.0 - lam) * title
+        if self.index_own is not None:
+            repeated = own >= 0
+            with_sub[repeated] = self.index_own[0][own[repeated]]
+            if self.index_own_title is not None:
+                without[repeated] = self.index_own_title[own[repeated]]
+            best[repeated] = self.index_own[1][own[repeated]]
+        return with_sub, without, best
+
+    def _neighbours(self, words: sp.csr_matrix | TokenRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: (weighted log price of its nearest training titles, the nearest one's similarity,
+        the training title it repeats or -1). Depends on the title alone, so titles seen before are
+        answered from a bounded cache shared by every request of the process (a catalogue sent
+        again, a product sent once per client); the others are searched."""
+        n = words.shape[0]
+        ids, indptr = np.asarray(words.indices, dtype=np.int64), words.indptr  # one key per title whatever the layout
+        cacheable = self.cache.size > 0 and bool((words.data == 1).all())  # presence rows: the ids are the key
+        keys = [ids[indptr[i] : indptr[i + 1]].tobytes() for i in range(n)] if cacheable else []
+        found = self.cache.get_many(keys) if cacheable else [None] * n
+        todo = np.flatnonzero([hit is None for hit in found])
+        if todo.size == n:
+            knn, best, own = self._search(words)
+        else:
+            knn, best, own = (np.asarray(v) for v in zip(*(hit or (np.nan, np.nan, -1) for hit in found), strict=True))
+            if todo.size:
+                knn[todo], best[todo], own[todo] = self._search(_rows(words, todo))
+        if cacheable and todo.size:
+            self.cache.put_many([(keys[i], (float(knn[i]), float(best[i]), int(own[i]))) for i in todo])
+        return knn, best, own
+
+    def _search(self, words: sp.csr_matrix | TokenRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_neighbours` by search: dense similarity blocks over the index's posting lists."""
+        n = words.shape[0]
+        row_of = np.repeat(np.arange(n), np.diff(words.indptr))
+        ids, data = words.indices, words.data.astype("float64")
         query = data * self.idf[ids]  # l2-normalised tf-idf of each row
         norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n).astype("float64", copy=False))
         query /= np.where(norms > 0, norms, 1.0)[row_of]
         best = np.zeros(n)
-        knn = ridge.copy()
+        knn = np.zeros(n)
         own = np.full(n, -1)  # the training title a row repeats, if any
         k = min(KNN_K, self.index.shape[1])
         for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
@@ -138,16 +239,7 @@ class PriceLookup:
             w = np.maximum(s, 1e-3) ** 4
             knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
             best[lo:hi] = s[:, 0]
-        lam = np.clip((best - KNN_SIM[0]) / (KNN_SIM[1] - KNN_SIM[0]), 0.0, 1.0)
-        with_sub = lam * knn + (1.0 - lam) * ridge
-        without = lam * knn + (1.0 - lam) * title
-        if self.index_own is not None:
-            repeated = own >= 0
-            with_sub[repeated] = self.index_own[0][own[repeated]]
-            if self.index_own_title is not None:
-                without[repeated] = self.index_own_title[own[repeated]]
-            best[repeated] = self.index_own[1][own[repeated]]
-        return with_sub, without, best
+        return knn, best, own
 
     def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
         """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
@@ -288,6 +380,11 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: fl
     return out
 
 
+def _rows(words: sp.csr_matrix | TokenRows, rows: np.ndarray) -> sp.csr_matrix | TokenRows:
+    """The listed rows of presence rows ``words``."""
+    return words.presence(rows) if isinstance(words, TokenRows) else words[rows]
+
+
 def _uninformative_common(presence: sp.csr_matrix, log_price: np.ndarray, df: np.ndarray) -> np.ndarray:
     """Training only: the words :data:`MAX_DF` keeps out of the neighbour search (a boolean mask
     over :data:`TOKEN_FEATURES`)."""
@@ -383,4 +480,16 @@ def residual_title(ctx: RowContext) -> np.ndarray:
     return out
 
 
-__all__ = ["KNN_K", "KNN_SIM", "SIM_EDGES", "PriceLookup", "fit_spread", "residual", "residual_title", "tfidf_rows"]
+__all__ = [
+    "ENV_TITLE_CACHE",
+    "KNN_K",
+    "KNN_SIM",
+    "SIM_EDGES",
+    "PriceLookup",
+    "TitleCache",
+    "fit_spread",
+    "residual",
+    "residual_title",
+    "tfidf_rows",
+    "title_cache_size",
+]
