@@ -19,6 +19,7 @@ residuals), declared with the other signals in :mod:`pyfunc_model.drift.specs`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Mapping
@@ -196,19 +197,23 @@ class PriceLookup:
         answered from a bounded cache shared by every request of the process (a catalogue sent
         again, a product sent once per client); the others are searched."""
         n = words.shape[0]
-        ids, indptr = np.asarray(words.indices, dtype=np.int64), words.indptr  # one key per title whatever the layout
         cacheable = self.cache.size > 0 and bool((words.data == 1).all())  # presence rows: the ids are the key
-        keys = [ids[indptr[i] : indptr[i + 1]].tobytes() for i in range(n)] if cacheable else []
-        found = self.cache.get_many(keys) if cacheable else [None] * n
-        todo = np.flatnonzero([hit is None for hit in found])
-        if todo.size == n:
+        if not cacheable:
+            return self._search(words)
+        raw = np.asarray(words.indices, dtype=np.int64).tobytes()  # one key layout whatever the input's
+        bounds = (np.asarray(words.indptr) * 8).tolist()
+        keys = [raw[a:b] for a, b in itertools.pairwise(bounds)]
+        found = self.cache.get_many(keys)
+        todo = [i for i, hit in enumerate(found) if hit is None]
+        if len(todo) == n:
             knn, best, own = self._search(words)
         else:
             knn, best, own = (np.asarray(v) for v in zip(*(hit or (np.nan, np.nan, -1) for hit in found), strict=True))
-            if todo.size:
-                knn[todo], best[todo], own[todo] = self._search(_rows(words, todo))
-        if cacheable and todo.size:
-            self.cache.put_many([(keys[i], (float(knn[i]), float(best[i]), int(own[i]))) for i in todo])
+            if todo:
+                knn[todo], best[todo], own[todo] = self._search(_rows(words, np.asarray(todo)))
+        if todo:
+            values = zip(knn[todo].tolist(), best[todo].tolist(), own[todo].tolist(), strict=True)
+            self.cache.put_many(list(zip([keys[i] for i in todo], values, strict=True)))
         return knn, best, own
 
     def _search(self, words: sp.csr_matrix | TokenRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
