@@ -168,8 +168,10 @@ class NumericSketch:
         return float(np.mean(np.abs(diff)) / scale)
 
 
-#: Samples from this size on take Stephens' asymptotic KS p-value instead of the exact Smirnov one.
-KS_ASYMPTOTIC_N = 100
+#: Samples from this size on take Stephens' KS p-value instead of the exact Smirnov one: from 30
+#: values it is within about 1 % of the exact p-value down to 1e-4 (0.02 on the normal-score scale
+#: the verdict reads), for 0.3 us instead of 40 us per test.
+KS_ASYMPTOTIC_N = 30
 
 
 def _smirnov_p(d: Any, n: Any, one_sided: bool) -> Any:
@@ -183,8 +185,8 @@ def _stephens_p(d: Any, n: Any, one_sided: bool) -> Any:
 
 
 def ks_pvalue(d: float, n: int, one_sided: bool = False) -> float:
-    """KS p-value: exact Smirnov for small n, Stephens' asymptotic form from :data:`KS_ASYMPTOTIC_N`
-    rows (accurate to a few % in the tail and ~100x cheaper than the exact ``kstwo`` at n = 1000)."""
+    """KS p-value: exact Smirnov for small n, Stephens' form from :data:`KS_ASYMPTOTIC_N` rows
+    (accurate to a few % in the tail and ~100x cheaper than the exact ``kstwo``)."""
     return float(_smirnov_p(d, n, one_sided) if n < KS_ASYMPTOTIC_N else _stephens_p(d, n, one_sided))
 
 
