@@ -28,6 +28,11 @@ from pyfunc_model.drift.specs import COL, SIGNAL, TESTED, Signal
 from pyfunc_model.drift.summary import token_shares
 
 MIN_VALUES = 10
+#: Large samples: a numeric distance flags above ``numeric_distance`` plus this many times the
+#: distance's expected value under no change (``NumericSketch.wasserstein_noise``; ~0.8 of it).
+WASSERSTEIN_NOISE = 2.0
+#: The same for the categorical distances (``_js_threshold``).
+JS_NOISE = 2.0
 #: Confidence that the calibrated threshold keeps the false-alarm rate within the budget.
 CALIBRATION_CONFIDENCE = 0.75
 #: Normal scores are clipped to this range (p-values underflow far beyond it).
@@ -144,7 +149,9 @@ def _numeric(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) ->
     alternative = "greater" if s.one_sided else "two-sided"
     if large:
         d = sketch.wasserstein(present, alternative)
-        thr = ref.settings["numeric_distance"]
+        # the fixed distance plus what sampling alone gives this many values (the price residual,
+        # computed for at most 256 titles of a batch, would otherwise flag in-distribution batches)
+        thr = ref.settings["numeric_distance"] + WASSERSTEIN_NOISE * sketch.wasserstein_noise / math.sqrt(present.size)
         return [CheckResult(f"{s.name}:wasserstein", s.field, "wasserstein_norm", d, None, thr, present.size)]
     out = []
     for test in s.tests:
@@ -187,10 +194,19 @@ def _buckets(ref: DriftReference, s: Signal, values: np.ndarray, large: bool) ->
     ref_share = np.asarray(cref.coarse[str(k)])
     if large:
         d = js_distance(counts, ref_share)
-        thr = ref.settings["categorical_distance"]
+        thr = _js_threshold(ref.settings["categorical_distance"], int(np.count_nonzero(ref_share)), present.size)
         return [CheckResult(f"{s.name}:jensen_shannon", s.field, "jensen_shannon", d, None, thr, present.size)]
     stat, p = chi_square(counts, ref_share)
     return [CheckResult(f"{s.name}:chi2", s.field, f"chi_square_{k}_buckets", stat, p, 0.0, present.size)]
+
+
+def _js_threshold(distance: float, cells: int, n: int) -> float:
+    """``distance`` raised by what sampling alone gives: ``n`` values drawn from the reference's
+    ``cells`` cells lie at a Jensen-Shannon divergence of about ``(cells - 1) / (8 n ln 2)`` bits from
+    it (the chi-square approximation), so 2,000 rows over 256 buckets sit at a distance of ~0.13 by
+    chance; the threshold adds :data:`JS_NOISE` times that divergence."""
+    noise = max(cells - 1, 0) / (8.0 * max(n, 1) * math.log(2.0))
+    return math.sqrt(distance * distance + JS_NOISE * noise)
 
 
 def _tokens(ref: DriftReference, s: Signal, tokens: np.ndarray, large: bool) -> list[CheckResult]:
@@ -198,8 +214,10 @@ def _tokens(ref: DriftReference, s: Signal, tokens: np.ndarray, large: bool) -> 
     if n < MIN_VALUES:
         return []
     if large:
-        d = js_distance(tokens.sum(axis=0), np.asarray(ref.text.pooled))
-        thr = ref.settings["categorical_distance"]
+        counts = tokens.sum(axis=0)
+        pooled = np.asarray(ref.text.pooled)
+        d = js_distance(counts, pooled)
+        thr = _js_threshold(ref.settings["categorical_distance"], int(np.count_nonzero(pooled)), int(counts.sum()))
         return [CheckResult(f"{s.name}:jensen_shannon", s.field, "jensen_shannon", d, None, thr, n)]
     k = _level(TEXT_LEVELS, n / 3, TEXT_LEVELS[-1])
     shares, _ = token_shares(tokens, k)

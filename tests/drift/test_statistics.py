@@ -69,6 +69,20 @@ def test_large_batches_use_distances(reference: DriftReference) -> None:
     assert np.isnan(verdict.estimated_accuracy)
 
 
+def test_large_in_distribution_batches_are_not_flagged_by_sampling_noise(reference: DriftReference) -> None:
+    """Above ``large_n`` rows distances decide; their thresholds allow for what sampling alone gives
+    the values a signal has (the price residual is computed for at most 256 titles of a batch;
+    hashed brands spread 2,000 rows over many buckets), so fresh rows of the same catalogue pass."""
+    flagged = []
+    for seed in range(20, 26):
+        verdict = DriftMonitor(reference).check(ProductFeatures.prepare(make_products(2000, seed=seed)), None)
+        flagged += verdict.details["flagged_tests"]
+        assert verdict.details["tests"]["price_residual:wasserstein"]["n"] <= 300
+    assert flagged == []
+    residual = reference.numeric["price_residual"]
+    assert residual.wasserstein_noise > 0.3  # n values lie ~0.8 x this / sqrt(n) away by chance
+
+
 def test_reference_round_trips_through_json(reference: DriftReference, fresh: pd.DataFrame) -> None:
     text = json.dumps(reference.to_dict())
     assert len(text) < 300_000  # seen sets are bitmaps, not lists of values (3,000 rows: ~251,000)
