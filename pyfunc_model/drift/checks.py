@@ -7,8 +7,11 @@ finite catalogue, so real chunks vary more than textbook tests assume), and the 
 when any standardised score exceeds one critical value chosen so that the share of held-out
 chunks with any test over it is within the false-alarm budget (Bonferroni where the
 calibration has too few chunks to resolve the budget).
-Above ``large_n`` rows p-values flag every harmless difference, so distances with fixed
-thresholds decide (Evidently's rule); shares keep a margin-protected binomial test.
+Above ``large_n`` rows the same calibrated tests read a sample of ``large_n`` rows of the batch
+(:func:`large_sample`): the calibration was measured on chunks of at most that size, and p-values
+over ten thousand rows would flag every harmless difference. A reference without a calibration
+falls back to distances with fixed thresholds (Evidently's rule), raised by what sampling noise
+alone gives; shares keep a margin-protected binomial test.
 """
 
 from __future__ import annotations
@@ -394,11 +397,51 @@ def run_tests(
     ref: DriftReference, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray | None, alpha: float
 ) -> list[CheckResult]:
     """All tests for one batch/window, decided so that ``alpha`` is the family-wise false-alarm rate."""
+    large_n = int(ref.settings["large_n"])
+    if regime(ref, table.shape[0]) == CALIBRATED_SAMPLE:
+        rows = large_sample(table, tokens, large_n)
+        table, tokens, conf = table[rows], tokens[rows], None if conf is None else conf[rows]
     n = table.shape[0]
-    large = n > ref.settings["large_n"]
+    large = n > large_n
     results = [*data_tests(ref, table, tokens, large), *(concept_tests(ref, table, conf) if conf is not None else [])]
     decide(results, n, alpha, None if large else Calibration(ref.calibration))
     return results
+
+
+#: How a batch is tested (:func:`regime`).
+CALIBRATED, CALIBRATED_SAMPLE, DISTANCE = "calibrated", "calibrated sample", "distance"
+
+
+def regime(ref: DriftReference, n: int) -> str:
+    """Up to ``large_n`` rows: the calibrated tests on every row. Above: the calibrated tests on a
+    sample of ``large_n`` rows (:func:`large_sample`), so a large batch is judged at least as
+    keenly as a batch of ``large_n`` rows and with the same false-alarm rate; distances with
+    fixed thresholds only for a reference without a calibration."""
+    if n <= ref.settings["large_n"]:
+        return CALIBRATED
+    return CALIBRATED_SAMPLE if (ref.calibration or {}).get("max_tail") else DISTANCE
+
+
+def large_sample(table: np.ndarray, tokens: np.ndarray, size: int) -> np.ndarray:
+    """The rows of a large batch its calibrated tests read, in order: one row of each set of
+    identical rows (a listing sent many times in one batch is one listing to the calibration, which
+    was measured on distinct rows), every row with a price residual (the summary computes it for at
+    most 256 titles of a batch) and evenly spaced others, ``size`` in all (fewer when the batch has
+    fewer distinct rows)."""
+    filled = np.ascontiguousarray(np.where(np.isnan(table), np.inf, table))  # NaN never equals itself
+    rows = np.hstack([filled.view(np.uint8).reshape(len(table), -1), np.ascontiguousarray(tokens, dtype=np.uint8)])
+    _, first_of = np.unique(
+        np.ascontiguousarray(rows).view(np.dtype((np.void, rows.shape[1]))).ravel(), return_index=True
+    )
+    distinct = np.sort(first_of)
+    residual = table[distinct][:, [COL["price_residual"], COL["price_residual_title"]]]
+    priced = np.isfinite(residual).any(axis=1)
+    first, rest = distinct[priced], distinct[~priced]
+    if first.size >= size:
+        return first[np.linspace(0, first.size - 1, size).round().astype(np.int64)]
+    take = min(size - first.size, rest.size)
+    others = rest[np.linspace(0, rest.size - 1, take).round().astype(np.int64)] if take else rest[:0]
+    return np.sort(np.concatenate([first, others]))
 
 
 def decide(results: list[CheckResult], n: int, alpha: float, calibration: Calibration | None) -> None:

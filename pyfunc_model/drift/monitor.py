@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pyfunc_model.drift.checks import estimated_accuracy, run_tests
+from pyfunc_model.drift.checks import estimated_accuracy, regime, run_tests
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.specs import CATEGORICAL, COL, COLUMNS, RAW_NUMERIC, RowSummary, summarize
 from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns
@@ -208,7 +208,7 @@ class DriftMonitor:
             estimated_accuracy=estimated_accuracy(self.reference, conf if has_conf else None, table),
             details={
                 "n_rows": int(table.shape[0]),
-                "regime": "distance" if table.shape[0] > self.reference.settings["large_n"] else "calibrated",
+                "regime": regime(self.reference, table.shape[0]),
                 "false_alarm_budget": alpha,
                 "flagged_tests": [r.name for r in flagged],
                 # fields sent less often than the reference allows: reported, never a drift verdict

@@ -28,7 +28,7 @@ MIN_PRESENT_SHARE = 0.01
 #: Statistical settings stored with the reference (the false-alarm budget is a deployment
 #: setting: see :mod:`pyfunc_model.drift.settings`).
 DEFAULT_SETTINGS: dict[str, float] = {
-    "large_n": 1000,  # above this many rows: distances instead of calibrated tests (Evidently's rule)
+    "large_n": 1000,  # above this many rows: the calibrated tests on a sample of this many rows
     "numeric_distance": 0.1,  # normalised Wasserstein threshold (large samples)
     "categorical_distance": 0.1,  # Jensen-Shannon distance threshold (large samples)
     "share_margin": 0.05,  # large samples: a share may exceed its expectation by this much

@@ -12,10 +12,10 @@ Kinds and their tests (statistics in ``checks``):
 - ``numeric``: ``rank`` (mean reference mid-rank, a Wilcoxon-type z-test: power for location
   shifts such as a price increase, immune to single absurd values) and ``ks``
   (Kolmogorov-Smirnov on the reference sketch: shape changes);
-  above ``large_n`` rows both become one normalised Wasserstein distance.
+  without a calibration, above ``large_n`` rows both become one normalised Wasserstein distance.
 - ``share`` (a 0/1 value per row): ``excess``, one-sided binomial test that the share rose.
 - ``buckets`` (hashed categorical ids): ``chi2`` over as many coarse buckets (>= 3 rows each) as the sample
-  supports; Jensen-Shannon distance above ``large_n``.
+  supports; Jensen-Shannon distance above ``large_n`` without a calibration.
 - ``tokens`` (the title's token-bucket histogram): ``chi2``, a scaled chi-square on bucket shares.
 - ``row``: kept per row for the OOD reasons only, never tested.
 """

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.pipeline import ProductFeatures
 from pyfunc_model.drift import DriftMonitor, DriftReference, summarize
-from pyfunc_model.drift.checks import chunk_scores, data_tests, normal_score
+from pyfunc_model.drift.checks import chunk_scores, data_tests, large_sample, normal_score
 from tests.drift.conftest import make_products
 from training.drift_reference import build_reference
 
@@ -18,9 +20,9 @@ def test_no_drift_on_large_and_small_new_batches(reference: DriftReference) -> N
     monitor = DriftMonitor(reference)
     new = ProductFeatures.prepare(make_products(1500, seed=11))
     conf = np.random.default_rng(1).beta(8, 2, size=len(new))
-    whole = monitor.check(new, conf)  # > large_n rows: distance regime
+    whole = monitor.check(new, conf)  # > large_n rows: the calibrated tests on a sample
     assert not whole.drifted, whole.details["flagged_tests"]
-    assert whole.details["regime"] == "distance"
+    assert whole.details["regime"] == "calibrated sample"
     part = monitor.check(new.iloc[:300], conf[:300])  # calibrated regime
     assert not part.drifted, part.details["flagged_tests"]
     assert 0.0 <= part.score < 0.5
@@ -61,26 +63,51 @@ def test_confidence_drop_is_concept_drift(reference: DriftReference, fresh: pd.D
     assert verdict.estimated_accuracy < 0.6
 
 
-def test_large_batches_use_distances(reference: DriftReference) -> None:
-    big = ProductFeatures.prepare(make_products(1500, seed=9, price_factor=3.0))
+def test_large_batches_are_judged_by_the_calibrated_tests_on_a_sample(reference: DriftReference) -> None:
+    """Above ``large_n`` rows the calibrated tests read ``large_n`` rows of the batch, every row with a
+    price residual among them; a reference without a calibration falls back to distances."""
+    big = ProductFeatures.prepare(make_products(2500, seed=9, price_factor=3.0))
     verdict = DriftMonitor(reference).check(big, None)
-    assert verdict.details["tests"]["price:wasserstein"]["test"] == "wasserstein_norm"
+    assert verdict.details["regime"] == "calibrated sample"
+    tests = verdict.details["tests"]
+    assert tests["price:rank"]["n"] == reference.settings["large_n"] and tests["price:rank"]["drifted"]
+    residual_rows = np.isfinite(summarize(big, reference).col("price_residual")).sum()
+    assert 0 < residual_rows == tests["price_residual:rank"]["n"]  # every residual is in the sample
     assert "price" in verdict.drifted_features
     assert np.isnan(verdict.estimated_accuracy)
 
+    uncalibrated = dataclasses.replace(reference, calibration={})
+    fallback = DriftMonitor(uncalibrated).check(big, None)
+    assert fallback.details["regime"] == "distance"
+    assert fallback.details["tests"]["price:wasserstein"]["drifted"]
 
-def test_large_in_distribution_batches_are_not_flagged_by_sampling_noise(reference: DriftReference) -> None:
-    """Above ``large_n`` rows distances decide; their thresholds allow for what sampling alone gives
-    the values a signal has (the price residual is computed for at most 256 titles of a batch;
-    hashed brands spread 2,000 rows over many buckets), so fresh rows of the same catalogue pass."""
+
+@pytest.mark.parametrize("calibrated", [True, False], ids=["calibrated sample", "distances"])
+def test_large_in_distribution_batches_are_not_flagged(reference: DriftReference, calibrated: bool) -> None:
+    """Fresh rows of the same catalogue pass in either large-batch regime. The distances' thresholds
+    allow for what sampling alone gives the values a signal has (the price residual is computed for
+    at most 256 titles of a batch; hashed brands spread 2,000 rows over many buckets)."""
+    ref = reference if calibrated else dataclasses.replace(reference, calibration={})
     flagged = []
     for seed in range(20, 26):
-        verdict = DriftMonitor(reference).check(ProductFeatures.prepare(make_products(2000, seed=seed)), None)
+        verdict = DriftMonitor(ref).check(ProductFeatures.prepare(make_products(2000, seed=seed)), None)
         flagged += verdict.details["flagged_tests"]
-        assert verdict.details["tests"]["price_residual:wasserstein"]["n"] <= 300
     assert flagged == []
-    residual = reference.numeric["price_residual"]
-    assert residual.wasserstein_noise > 0.3  # n values lie ~0.8 x this / sqrt(n) away by chance
+    assert reference.numeric["price_residual"].wasserstein_noise > 0.3  # n values lie ~0.8 x this / sqrt(n) away
+
+
+def test_a_large_batch_of_the_same_listings_sent_again_is_judged_on_each_listing_once(
+    reference: DriftReference,
+) -> None:
+    """Identical rows are one listing to the calibration (measured on distinct rows): 600 fresh
+    listings sent four times are 600 rows to the tests, not 2,400 clustered ones."""
+    rows = make_products(600, seed=31)
+    batch = ProductFeatures.prepare(pd.concat([rows] * 4, ignore_index=True))
+    summary = summarize(batch, reference)
+    sample = large_sample(summary.table, summary.tokens, reference.settings["large_n"])
+    assert len(sample) == len(np.unique(summary.table[:600], axis=0)) and (np.diff(sample) > 0).all()
+    verdict = DriftMonitor(reference).check(batch, None)
+    assert verdict.details["regime"] == "calibrated sample" and not verdict.drifted, verdict.details["flagged_tests"]
 
 
 def test_reference_round_trips_through_json(reference: DriftReference, fresh: pd.DataFrame) -> None:
