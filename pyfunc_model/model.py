@@ -27,6 +27,7 @@ from pyfunc_model.drift.ood import ood_flags, sent_mask
 from pyfunc_model.drift.profiles import drift_view
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.settings import DriftSettings
+from pyfunc_model.drift.signals.price_given_title import title_cache_size
 from pyfunc_model.drift.specs import summarize
 from pyfunc_model.explain import EXPLANATION_COLUMN, ClassContributions, explanations, readable_names
 from pyfunc_model.fallbacks import forest_input
@@ -80,6 +81,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.drift_reference = DriftReference.from_dict(bundle.drift_reference)
         # deployment settings: as logged, overridden by environment variables; never per request
         self.drift_settings = DriftSettings.resolve(self.drift_reference.deployment)
+        title_cache_size()  # a bad PRODUCT_CLASSIFIER_TITLE_CACHE fails the load, not the first request
         self.monitor = DriftMonitor(
             self.drift_reference,
             window_size=self.drift_settings.window_rows,

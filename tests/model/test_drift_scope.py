@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from pyfunc_model.drift.settings import ENV_FALSE_ALARM_BUDGET, ENV_WINDOW_REROUTES, ENV_WINDOW_ROWS
+from pyfunc_model.drift.signals.price_given_title import ENV_TITLE_CACHE
 from pyfunc_model.model import ProductClassifierModel
 from tests.small_model import SmallModel
 
@@ -78,4 +79,10 @@ def test_environment_overrides_and_rejects_bad_settings(
     assert model.monitor.window_size == 200 and model.monitor.false_alarm_budget == 0.005
     monkeypatch.setenv(ENV_WINDOW_ROWS, "lots")
     with pytest.raises(ValueError, match=ENV_WINDOW_ROWS):
+        _model(logged_model)
+    monkeypatch.setenv(ENV_WINDOW_ROWS, "200")
+    monkeypatch.setenv(ENV_TITLE_CACHE, "0")
+    assert _model(logged_model).drift_reference.lookups().price.cache.size == 0
+    monkeypatch.setenv(ENV_TITLE_CACHE, "-5")
+    with pytest.raises(ValueError, match=ENV_TITLE_CACHE):
         _model(logged_model)

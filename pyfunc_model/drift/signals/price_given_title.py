@@ -58,7 +58,7 @@ MIN_PRUNED_DF = 200
 MAX_PRICE_VARIANCE_KEPT = 0.5
 
 #: Titles whose neighbours a process keeps (oldest out first; ~150 bytes each), unless the
-#: environment variable below says otherwise (0: no cache; read when the model loads).
+#: environment variable below says otherwise (0: no cache; checked when the model loads).
 MAX_CACHED_TITLES = 50_000
 ENV_TITLE_CACHE = "PRODUCT_CLASSIFIER_TITLE_CACHE"
 
