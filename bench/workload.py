@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-os.environ.setdefault("PRODUCT_CLASSIFIER_TITLE_CACHE", "0")  # see the module docstring
+from pyfunc_model.drift.signals.price_given_title import ENV_TITLE_CACHE
+
+os.environ.setdefault(ENV_TITLE_CACHE, "0")  # see the module docstring
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "amazon_in_products.csv"
