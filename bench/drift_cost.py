@@ -9,6 +9,11 @@ reasons (``ood_flags``) and the verdict (``DriftMonitor.check``: the request's o
 the shared window below). p50 of each over ``--repeats`` fresh batches. Target: drift <= 15 % of
 ``predict``.
 
+``predict`` runs on one thread here (``PRODUCT_CLASSIFIER_THREADS=1`` unless the caller sets it):
+the share is of the work. On more threads the summary runs beside the features and the booster
+from 100 rows (``pyfunc_model.parallel``), so less of it shows in ``predict``'s wall time;
+``bench/throughput.py`` measures that.
+
 The per-title cache of the price neighbour search is off for those rows (``bench/workload.py``);
 the last rows turn it on (100 rows, every field): "new titles" empties it before every timed
 section (what a title never sent costs with the cache: its key, a miss, the store), "sent before"
@@ -18,6 +23,7 @@ scores batches the model has answered once already (a catalogue sent again).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +41,10 @@ from workload import DEFAULT_DATA, DEFAULT_MODEL_URI, distinct_pool, distinct_ti
 from features.prepared import prepare_input
 from pyfunc_model.drift import DriftMonitor, ood_flags, summarize
 from pyfunc_model.drift.signals.price_given_title import MAX_CACHED_TITLES, TitleCache
+from pyfunc_model.parallel import ENV_THREADS
 from training.data import load_products
+
+os.environ.setdefault(ENV_THREADS, "1")  # see the module docstring
 
 PROFILES = {"all fields": None, "title + price": ("title", "price"), "title only": ("title",)}
 

@@ -5,12 +5,14 @@
 
 Per batch size, two workloads (``bench/workload.py``): titles all DISTINCT (the headline: a
 catalogue has few repeated titles) and rows drawn with replacement (titles repeat). Each is
-timed three ways, alternating: the champion loaded with ``mlflow.pyfunc.load_model``; the floor,
-a constant pyfunc with the same signature and output shape loaded the same way (MLflow's own
-cost); the raw path, input cleaning + features (``prepare_input`` + ``transform_prepared``, the
-fastest feature path) + ``Booster.predict``: the work itself, no drift checks, routing or output. Ratios come
-from this run. Targets: 1 row p50 <= 1.5x the floor; 10,000 distinct titles >= 30,000 rows/s and
-<= 1.3x raw.
+timed four ways, alternating: the champion loaded with ``mlflow.pyfunc.load_model``; the same
+with one thread per request (``PRODUCT_CLASSIFIER_THREADS=1`` for that call: what each request
+costs when every core already serves another); the floor, a constant pyfunc with the same
+signature and output shape loaded the same way (MLflow's own cost); the raw path, input cleaning
++ features (``prepare_input`` + ``transform_prepared``, the fastest feature path, in row chunks
+on as many threads as ``predict`` uses) + ``Booster.predict``: the work itself, no drift checks,
+routing or output. Ratios come from this run. Targets: 1 row p50 <= 1.5x the floor; 10,000
+distinct titles >= 30,000 rows/s and <= 1.3x raw.
 
 ``--ngrams`` instead compares the title TF-IDF alone: scikit-learn's two ``TfidfVectorizer``s
 vs ``features.ngrams.FastTfidf`` (transform rows/s on 10k titles, one-title latency, macro-F1
@@ -22,6 +24,7 @@ the machine is shared.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +41,7 @@ from workload import DEFAULT_DATA, DEFAULT_MODEL_URI
 from features.prepared import prepare_input
 from features.schema import LABEL
 from pyfunc_model.model import SINGLE_THREAD_ROWS
+from pyfunc_model.parallel import ENV_THREADS, by_row_chunks, thread_count
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:
@@ -113,6 +117,19 @@ def timings(cases: dict[str, Callable[[], object]], calls: int) -> dict[str, np.
     return {name: np.asarray(t) for name, t in out.items()}
 
 
+def one_thread(fn: Callable[[pd.DataFrame], object], batch: pd.DataFrame) -> object:
+    """``fn(batch)`` with the model's per-request threads set to one (``pyfunc_model.parallel``)."""
+    before = os.environ.get(ENV_THREADS)
+    os.environ[ENV_THREADS] = "1"
+    try:
+        return fn(batch)
+    finally:
+        if before is None:
+            del os.environ[ENV_THREADS]
+        else:
+            os.environ[ENV_THREADS] = before
+
+
 def throughput_table(frame: pd.DataFrame, model_uri: str, sizes: list[int], repeats: int) -> None:
     """Champion ``load_model(...).predict`` vs the constant floor and the raw path, per size and workload."""
     import tempfile
@@ -128,7 +145,9 @@ def throughput_table(frame: pd.DataFrame, model_uri: str, sizes: list[int], repe
     pool = distinct_pool(inputs)
     print(f"model {model_uri}; {len(pool):,} distinct titles in the data; beyond that titles get a ' v<lap>' suffix")
     print("p50 over many calls for <= 100 rows, best of the alternated repeats above; cases alternate within a size")
-    head = f"{'rows':>7} {'titles':>14} {'predict rows/s':>15} {'ms':>9} {'floor ms':>9} {'raw ms':>9}"
+    print(f"threads per request: {thread_count()} ({ENV_THREADS}); '1 thread' sets it to 1 for that call")
+    head = f"{'rows':>7} {'titles':>14} {'predict rows/s':>15} {'1 thread rows/s':>15}"
+    head += f" {'ms':>9} {'floor ms':>9} {'raw ms':>9}"
     print(f"{head} {'x floor':>8} {'x raw':>6}")
     for n in sizes:
         batches = {"distinct": distinct_title_batch(pool, n), "repeats": repeated_title_batch(inputs, n)}
@@ -138,12 +157,14 @@ def throughput_table(frame: pd.DataFrame, model_uri: str, sizes: list[int], repe
         for kind, batch in batches.items():
 
             def raw(batch: pd.DataFrame = batch) -> None:
-                X = model.features.transform_prepared(prepare_input(batch).columns)  # serving's fastest features
+                # serving's fastest features, on as many threads as predict uses
+                X = by_row_chunks(model.features.transform_prepared, prepare_input(batch).columns)
                 model.booster.predict(
                     X, raw_score=True, num_threads=1 if len(batch) < SINGLE_THREAD_ROWS else 0, validate_features=False
                 )
 
             cases[f"{kind} predict"] = lambda batch=batch: champion.predict(batch)
+            cases[f"{kind} 1 thread"] = lambda batch=batch: one_thread(champion.predict, batch)
             cases[f"{kind} floor"] = lambda batch=batch: floor.predict(batch)
             cases[f"{kind} raw"] = raw
         for fn in cases.values():  # warm caches (hash cache, power tables) like a serving process
@@ -152,11 +173,12 @@ def throughput_table(frame: pd.DataFrame, model_uri: str, sizes: list[int], repe
         times = timings(cases, max(repeats, 300 // n) if small else repeats)
         pick = np.median if small else np.min
         for kind, batch in batches.items():
-            t = {case: float(pick(times[f"{kind} {case}"])) for case in ("predict", "floor", "raw")}
+            t = {case: float(pick(times[f"{kind} {case}"])) for case in ("predict", "1 thread", "floor", "raw")}
             label = f"{batch['title'].nunique():,} {kind}"
             print(
-                f"{n:>7,} {label:>14} {n / t['predict']:>15,.0f} {t['predict'] * 1e3:>9.2f} {t['floor'] * 1e3:>9.2f} "
-                f"{t['raw'] * 1e3:>9.2f} {t['predict'] / t['floor']:>8.2f} {t['predict'] / t['raw']:>6.2f}"
+                f"{n:>7,} {label:>14} {n / t['predict']:>15,.0f} {n / t['1 thread']:>15,.0f} "
+                f"{t['predict'] * 1e3:>9.2f} {t['floor'] * 1e3:>9.2f} {t['raw'] * 1e3:>9.2f} "
+                f"{t['predict'] / t['floor']:>8.2f} {t['predict'] / t['raw']:>6.2f}"
             )
 
 

@@ -34,6 +34,7 @@ from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
 from pyfunc_model.output import empty_prediction_frame, prediction_frame
+from pyfunc_model.parallel import beside, by_row_chunks, thread_count
 from pyfunc_model.params import PredictParams
 from pyfunc_model.review import USE_MODEL_THRESHOLD, model_threshold, needs_review
 from pyfunc_model.routing import first_routes
@@ -82,6 +83,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         # deployment settings: as logged, overridden by environment variables; never per request
         self.drift_settings = DriftSettings.resolve(self.drift_reference.deployment)
         title_cache_size()  # a bad PRODUCT_CLASSIFIER_TITLE_CACHE fails the load, not the first request
+        thread_count()  # the same for PRODUCT_CLASSIFIER_THREADS / OMP_NUM_THREADS
         self.monitor = DriftMonitor(
             self.drift_reference,
             window_size=self.drift_settings.window_rows,
@@ -119,15 +121,16 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self, prepared: PreparedInput, opts: PredictParams, sent: dict[str, np.ndarray] | None = None
     ) -> pd.DataFrame:
         n, k = len(prepared), len(self.classes)
-        X, feature_problem = self._features(prepared.columns)
         columns, flags = prepared.columns, prepared.flags  # features and drift read numpy columns
+        brand_sent = sent.get("brand") if sent else None
+        # computed once, read by both checks; brands the client did not send as the reference sees
+        # them. It depends on the input alone, so it runs beside the features and the booster.
+        summary_of = beside(n, summarize, drift_view(columns, self.drift_reference, brand_sent), self.drift_reference)
+        X, feature_problem = self._features(columns)
         primary_proba, primary_problem = (
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
         )
-
-        brand_sent = sent.get("brand") if sent else None
-        # computed once, read by both checks; brands the client did not send as the reference sees them
-        summary = summarize(drift_view(columns, self.drift_reference, brand_sent), self.drift_reference)
+        summary = summary_of()
         row_reasons = flags.merged(ood_flags(columns, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
         verdict = self.monitor.check(None, confidence, summary=summary)
@@ -153,7 +156,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
 
     def _features(self, columns: dict[str, np.ndarray]) -> tuple[np.ndarray | None, str]:
         try:
-            return self.features.transform_prepared(columns), ""
+            return by_row_chunks(self.features.transform_prepared, columns), ""
         except Exception as exc:
             self.observer.failed("features", exc)
             return None, f"features_error:{type(exc).__name__}"
