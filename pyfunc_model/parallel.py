@@ -9,7 +9,8 @@ than it saves.
 
 How many threads: :data:`ENV_THREADS` when set, else ``OMP_NUM_THREADS`` (the cap LightGBM and
 every OpenMP library here obey; Spark sets it in its Python workers unless the user does), else the
-cores this process may run on. 1 turns the overlap off. Results do not depend on it: the same rows
+cores this process may run on (in a container with a CPU quota below its cores, set it to the
+quota). 1 turns the overlap off. Results do not depend on it: the same rows
 give the same numbers to the last bit on any number of threads (tested).
 """
 
@@ -83,12 +84,14 @@ Columns = Mapping[str, np.ndarray]
 
 def by_row_chunks(fn: Callable[[Columns], np.ndarray], columns: Columns) -> np.ndarray:
     """``fn(columns)`` for a function of each row alone, computed in one chunk of rows per thread
-    from :data:`FEATURE_CHUNK_ROWS` rows (the calling thread takes the first chunk)."""
+    from :data:`FEATURE_CHUNK_ROWS` rows, chunks of at least half that (the calling thread takes
+    the first chunk)."""
     n = len(next(iter(columns.values()))) if columns else 0
     pool = _executor() if n >= FEATURE_CHUNK_ROWS else None
     if pool is None:
         return fn(columns)
-    edges = np.linspace(0, n, thread_count() + 1).round().astype(int)
+    parts = max(1, min(thread_count(), n // (FEATURE_CHUNK_ROWS // 2)))  # chunks of >= 1,024 rows
+    edges = np.linspace(0, n, parts + 1).round().astype(int)
     chunks = [{k: v[a:b] for k, v in columns.items()} for a, b in itertools.pairwise(edges)]
     others = [pool.submit(fn, chunk) for chunk in chunks[1:]]
     first = fn(chunks[0])

@@ -51,12 +51,21 @@ def test_errors_of_work_beside_reach_the_caller(monkeypatch: pytest.MonkeyPatch)
         wait()
 
 
-def test_row_chunks_keep_rows_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(parallel.ENV_THREADS, "3")
-    n = parallel.FEATURE_CHUNK_ROWS + 7
-    out = parallel.by_row_chunks(lambda c: np.column_stack([c["a"], c["a"] * 2]), {"a": np.arange(n, dtype=float)})
+@pytest.mark.parametrize(("threads", "n", "chunks"), [("3", 2055, 2), ("8", 4096, 4), ("2", 10_000, 2)])
+def test_row_chunks_keep_rows_in_order(monkeypatch: pytest.MonkeyPatch, threads: str, n: int, chunks: int) -> None:
+    """As many chunks as threads, none under half the chunking threshold; rows back in order."""
+    assert n >= parallel.FEATURE_CHUNK_ROWS
+    monkeypatch.setenv(parallel.ENV_THREADS, threads)
+    sizes: list[int] = []
+
+    def double(c: dict[str, np.ndarray]) -> np.ndarray:
+        sizes.append(len(c["a"]))
+        return np.column_stack([c["a"], c["a"] * 2])
+
+    out = parallel.by_row_chunks(double, {"a": np.arange(n, dtype=float)})
     assert out.shape == (n, 2)
     assert np.array_equal(out[:, 0], np.arange(n)) and np.array_equal(out[:, 1], 2 * np.arange(n))
+    assert len(sizes) == chunks and sum(sizes) == n and min(sizes) >= parallel.FEATURE_CHUNK_ROWS // 2
 
 
 @pytest.mark.slow
