@@ -29,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pandas as pd
@@ -119,15 +120,8 @@ def timings(cases: dict[str, Callable[[], object]], calls: int) -> dict[str, np.
 
 def one_thread(fn: Callable[[pd.DataFrame], object], batch: pd.DataFrame) -> object:
     """``fn(batch)`` with the model's per-request threads set to one (``pyfunc_model.parallel``)."""
-    before = os.environ.get(ENV_THREADS)
-    os.environ[ENV_THREADS] = "1"
-    try:
+    with patch.dict(os.environ, {ENV_THREADS: "1"}):
         return fn(batch)
-    finally:
-        if before is None:
-            del os.environ[ENV_THREADS]
-        else:
-            os.environ[ENV_THREADS] = before
 
 
 def throughput_table(frame: pd.DataFrame, model_uri: str, sizes: list[int], repeats: int) -> None:

@@ -54,24 +54,25 @@ def thread_count(environ: Mapping[str, str] | None = None) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _executor() -> ThreadPoolExecutor | None:
-    """The process's pool (None on one thread): as many workers as threads, since the drift summary
-    and all but the first feature chunk may wait in it at once. Made on first use in each process:
-    a pool made before a fork (Spark's Python daemon, gunicorn) has no threads in the child."""
+def _executor() -> tuple[ThreadPoolExecutor | None, int]:
+    """The process's pool (None on one thread) and the thread count it was made for: as many
+    workers as threads, since the drift summary and all but the first feature chunk may wait in it
+    at once. Made on first use in each process: a pool made before a fork (Spark's Python daemon,
+    gunicorn) has no threads in the child."""
     global _pool
     threads = thread_count()
     if threads < 2:
-        return None
+        return None, threads
     with _lock:
         if _pool is None or _pool[0] != os.getpid() or _pool[1] != threads:
             _pool = (os.getpid(), threads, ThreadPoolExecutor(threads, thread_name_prefix="product-classifier"))
-        return _pool[2]
+        return _pool[2], threads
 
 
 def beside(rows: int, fn: Callable[..., T], *args: object) -> Callable[[], T]:
     """Start ``fn(*args)`` on another thread when the request has :data:`SUMMARY_BESIDE_ROWS` rows
     or more (else run it now); returns what waits for its result (and re-raises its error)."""
-    pool = _executor() if rows >= SUMMARY_BESIDE_ROWS else None
+    pool = _executor()[0] if rows >= SUMMARY_BESIDE_ROWS else None
     if pool is None:
         value = fn(*args)
         return lambda: value
@@ -87,10 +88,10 @@ def by_row_chunks(fn: Callable[[Columns], np.ndarray], columns: Columns) -> np.n
     from :data:`FEATURE_CHUNK_ROWS` rows, chunks of at least half that (the calling thread takes
     the first chunk)."""
     n = len(next(iter(columns.values()))) if columns else 0
-    pool = _executor() if n >= FEATURE_CHUNK_ROWS else None
+    pool, threads = _executor() if n >= FEATURE_CHUNK_ROWS else (None, 1)
     if pool is None:
         return fn(columns)
-    parts = max(1, min(thread_count(), n // (FEATURE_CHUNK_ROWS // 2)))  # chunks of >= 1,024 rows
+    parts = max(1, min(threads, n // (FEATURE_CHUNK_ROWS // 2)))  # chunks of >= 1,024 rows
     edges = np.linspace(0, n, parts + 1).round().astype(int)
     chunks = [{k: v[a:b] for k, v in columns.items()} for a, b in itertools.pairwise(edges)]
     others = [pool.submit(fn, chunk) for chunk in chunks[1:]]
