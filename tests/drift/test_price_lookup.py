@@ -16,8 +16,8 @@ import pytest
 
 from pyfunc_model.drift import DriftReference
 from pyfunc_model.drift.signals import price_given_title
-from pyfunc_model.drift.signals.price_given_title import PriceLookup
-from pyfunc_model.drift.summary import title_tokens
+from pyfunc_model.drift.signals.price_given_title import SPREAD_POWER, PriceLookup
+from pyfunc_model.drift.summary import RowContext, title_tokens
 
 
 def test_similarities_equal_the_sparse_product(reference: DriftReference, fresh: pd.DataFrame) -> None:
@@ -59,6 +59,27 @@ def test_stored_state_round_trips_and_predicts_the_same(reference: DriftReferenc
     for a, b in zip(price.predict_both(words, subcategory), decoded.predict_both(words, subcategory), strict=True):
         np.testing.assert_array_equal(a, b)
     assert price.index_own is not None and price.sigma_title is not None  # every optional part was stored
+
+
+def test_residual_is_divided_by_the_spread_squared_and_older_states_keep_their_power(
+    reference: DriftReference, fresh: pd.DataFrame
+) -> None:
+    """A new reference stores its spread power; one stored without it divides by the spread
+    itself, as its residual sketch was built."""
+    state = reference.price_model
+    assert state["spread_power"] == SPREAD_POWER == 2.0
+    nearest = np.array([0.0, 0.4, 0.95])
+    new = PriceLookup.from_state(state)
+    np.testing.assert_allclose(new.scale(nearest), new.spread(nearest) ** 2)
+    old = PriceLookup.from_state({k: v for k, v in state.items() if k != "spread_power"})
+    np.testing.assert_array_equal(old.scale(nearest), old.spread(nearest))
+    ctx = RowContext(fresh.head(40).reset_index(drop=True), reference.lookups())
+    residual = price_given_title.residual(ctx)
+    (expected, scale), _ = ctx.cache["price_given_title"]
+    sent = np.isfinite(residual)
+    assert sent.sum() >= 10
+    np.testing.assert_allclose(residual[sent], (ctx.log1p("price")[sent] - expected[sent]) / scale[sent])
+    assert (scale[sent] < 1.0).all()  # spreads under 1 in log price: squaring makes the divisor smaller
 
 
 def test_common_words_that_do_not_tell_prices_apart_leave_the_neighbour_search() -> None:
