@@ -93,8 +93,13 @@ def train(
         len(train_df),
         len(test_df),
     )
-    mlflow.set_experiment(experiment)
-    with mlflow.start_run() as run, ExitStack() as stack:
+    with ExitStack() as stack:
+        # without folds the held-out split's bars fit in a second process from here on (the fit runs on
+        # one core), so they start before MLflow's setup, and the model is evaluated and logged while
+        # they finish: they are the run's longest part. The model is registered once they are in.
+        wait_for_bars = None if cv else stack.enter_context(baselines_in_background(train_df, test_df, seed))
+        mlflow.set_experiment(experiment)
+        run = stack.enter_context(mlflow.start_run())
         mlflow.log_params(
             {
                 "data_path": fingerprint.path,
@@ -105,18 +110,14 @@ def train(
                 "seed": seed,
             }
         )
-        bars_wait = 0.0
-        if cv:  # fold 0 is the held-out split: its primary is the final model, its baselines the bars
+        bars: BaselineScores | None = None
+        if wait_for_bars is None:  # fold 0 is the held-out split: its primary is the final model, its bars the run's
             table, fitted, bars = cross_validate(train_df, test_df, cv, seed)
             with tempfile.TemporaryDirectory() as tmp:
                 for key, value in log_cv(table, Path(tmp)).items():
                     log.info("  %-40s %.4f", key, value)
-        else:  # the fit runs on one core: the bars take the other
-            wait_for_bars = stack.enter_context(baselines_in_background(train_df, test_df, seed))
+        else:
             fitted = fit_model(train_df, seed)
-            t = time.perf_counter()
-            bars = wait_for_bars()
-            bars_wait = time.perf_counter() - t
         mlflow.log_params(model_params(fitted.bundle.features, VALIDATION_SHARE))
         if fitted.title_choice is not None:
             fitted.title_choice.log()
@@ -125,35 +126,41 @@ def train(
             {"best_iteration": fitted.best_iteration}
             | {key: round(metadata[key], 4) for key in (TEMPERATURE_KEY, UNKNOWN_SUBCATEGORY_KEY)}
         )
-        train_seconds = time.perf_counter() - t0
+        fit_seconds = time.perf_counter() - t0
 
         log.info("evaluating on the held-out split...")
-        metrics = evaluate(fitted.bundle, test_df, fitted.bundle.classes, bars)
-        metrics["train_seconds"] = train_seconds
-        metrics["baseline_wait_seconds"] = bars_wait
+        metrics, f1_by_class = evaluate(fitted.bundle, test_df, fitted.bundle.classes)
+        log.info("logging the model...")
+        info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL), None)
+        mlflow.set_tag("model_uri", info.model_uri)
+        t = time.perf_counter()
+        if bars is None:
+            assert wait_for_bars is not None
+            bars = wait_for_bars()
+        metrics["baseline_wait_seconds"] = time.perf_counter() - t
+        metrics.update(log_bars(bars, f1_by_class))
+        metrics["fit_seconds"] = fit_seconds
+        metrics["train_seconds"] = time.perf_counter() - t0
         mlflow.log_metrics(metrics)
         for key, value in metrics.items():
             log.info("  %-32s %.4f", key, value)
-
-        log.info(
-            "logging the model%s...",
-            f" and registering it as '{registered_model_name}'" if registered_model_name else "",
-        )
-        info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL), registered_model_name)
-        mlflow.set_tag("model_uri", info.model_uri)
-        if info.registered_model_version:
-            log.info("registered %s version %s", registered_model_name, info.registered_model_version)
+        version = None
+        if registered_model_name:
+            version = mlflow.register_model(info.model_uri, registered_model_name).version
+            log.info("registered %s version %s", registered_model_name, version)
         log.info("done in %.1fs: run %s, model %s", time.perf_counter() - t0, run.info.run_id, info.model_uri)
         print(f"run_id={run.info.run_id}")
         print(f"model_uri={info.model_uri}")
-        if info.registered_model_version:
-            print(f"registered_version={info.registered_model_version}")
+        if version:
+            print(f"registered_version={version}")
         return run.info.run_id
 
 
-def evaluate(bundle: ModelBundle, test_df: pd.DataFrame, classes: np.ndarray, bars: BaselineScores) -> dict[str, float]:
-    """Score the assembled model (features, primary, chain) on the test split beside the ``bars``
-    scored on the same rows (:func:`training.baseline.held_out_bars`); log reports and plots."""
+def evaluate(
+    bundle: ModelBundle, test_df: pd.DataFrame, classes: np.ndarray
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Score the assembled model (features, primary, chain) on the test split; log reports and
+    plots. Returns the metrics and the F1 per class of each input set (for :func:`log_bars`)."""
     model = ProductClassifierModel()
     model.setup(bundle)
     test_df = evaluation_rows(test_df, classes)
@@ -176,16 +183,22 @@ def evaluate(bundle: ModelBundle, test_df: pd.DataFrame, classes: np.ndarray, ba
             mlflow.log_artifact(str(png), "plots")
             reliability[name] = (scored.proba.max(axis=1), scored.pred == y)
             f1_by_class[f"primary, {name}"] = per_class_f1(y, scored.pred, classes)
-        mlflow.log_params(bars.params)
-        metrics.update(bars.metrics)
-        f1_by_class["TF-IDF + LinearSVC (tuned), title only"] = bars.per_class_f1
         mlflow.log_artifact(str(reliability_plot(reliability, Path(tmp) / "reliability.png")), "plots")
-        png = per_class_f1_plot(f1_by_class, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
-        mlflow.log_artifact(str(png), "plots")
     metrics["review_threshold"] = model.review_threshold
     all_fields_key = f"{THRESHOLD_KEY}_all_fields"
     metrics[all_fields_key] = float(bundle.metadata.get(all_fields_key, model.review_threshold))
-    return metrics
+    return metrics, f1_by_class
+
+
+def log_bars(bars: BaselineScores, f1_by_class: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Log the bars scored on the same held-out rows (:func:`training.baseline.held_out_bars`) and
+    the per-class F1 plot of the model beside them; returns the bars' metrics."""
+    mlflow.log_params(bars.params)
+    with tempfile.TemporaryDirectory() as tmp:
+        series = {**f1_by_class, "TF-IDF + LinearSVC (tuned), title only": bars.per_class_f1}
+        png = per_class_f1_plot(series, Path(tmp) / "per_class_f1.png", "F1 per class (held-out split)")
+        mlflow.log_artifact(str(png), "plots")
+    return dict(bars.metrics)
 
 
 def main(argv: list[str] | None = None) -> int:
