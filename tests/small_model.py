@@ -61,7 +61,7 @@ def small_model(workdir: Path) -> SmallModel:
         try:
             experiment_id = mlflow.create_experiment("small-model")
             with mlflow.start_run(experiment_id=experiment_id):
-                info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL), registered_model_name=None)
+                info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL))
             local = Path(mlflow.artifacts.download_artifacts(info.model_uri, dst_path=str(workdir / "downloaded")))
         finally:
             mlflow.set_tracking_uri(previous)

@@ -29,10 +29,9 @@ def pinned_requirements() -> list[str]:
     return [r for r in reqs if "extra ==" not in r]
 
 
-def log_bundle(
-    bundle: ModelBundle, example_source: pd.DataFrame, registered_model_name: str | None
-) -> mlflow.models.model.ModelInfo:
-    """Write the artifact files and log the pyfunc with code, signature and input example."""
+def log_bundle(bundle: ModelBundle, example_source: pd.DataFrame) -> mlflow.models.model.ModelInfo:
+    """Write the artifact files and log the pyfunc with code, signature and input example (registering
+    it is the caller's step: ``training.train`` registers once the run's metrics are in)."""
     with tempfile.TemporaryDirectory() as tmp:
         artifacts = write_bundle(bundle, tmp)
         return mlflow.pyfunc.log_model(
@@ -43,6 +42,5 @@ def log_bundle(
             signature=model_signature(),
             input_example=input_example(example_source),
             pip_requirements=pinned_requirements(),
-            registered_model_name=registered_model_name,
             model_config=DEFAULT_MODEL_CONFIG,
         )

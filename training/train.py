@@ -130,7 +130,7 @@ def train(
         log.info("evaluating on the held-out split...")
         metrics, f1_by_class = evaluate(fitted.bundle, test_df, fitted.bundle.classes)
         log.info("logging the model...")
-        info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL), None)
+        info = log_bundle(fitted.bundle, test_df.drop(columns=LABEL))
         mlflow.set_tag("model_uri", info.model_uri)
         t = time.perf_counter()
         if wait_for_bars is not None:
