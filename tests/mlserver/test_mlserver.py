@@ -29,7 +29,7 @@ import requests
 
 from features.schema import INPUT_COLUMNS, NUMERIC_FIELDS
 from tests.mlserver.venv import ROOT, ensure_mlserver_venv
-from tests.serving.model_fixtures import free_port
+from tests.serving.model_fixtures import free_ports
 from tests.small_model import small_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -70,8 +70,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     subprocess.run([*build, "--model-uri", model.model_uri], env=env, cwd=work, check=True, timeout=300)
 
     settings = json.loads((context / "settings.json").read_text())
-    http = free_port()
-    settings.update(host="127.0.0.1", http_port=http, grpc_port=free_port(), metrics_port=free_port())
+    http, grpc, metrics = free_ports(3)
+    settings.update(host="127.0.0.1", http_port=http, grpc_port=grpc, metrics_port=metrics)
     (context / "settings.json").write_text(json.dumps(settings))
     server_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
     server_env["PATH"] = f"{venv / 'bin'}{os.pathsep}{server_env.get('PATH', '')}"

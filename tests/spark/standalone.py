@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from tests.serving.model_fixtures import free_port, process_group_rss
+from tests.serving.model_fixtures import free_ports, process_group_rss
 
 
 def spark_class() -> Path:
@@ -67,7 +67,7 @@ def standalone_cluster(
     """A master and ``workers`` workers on 127.0.0.1; yields when every worker is ALIVE, stops all after."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {**env, "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
-    port, ui_port = free_port(), free_port()
+    port, ui_port, *worker_ui_ports = free_ports(2 + workers)
     master_url, ui_url = f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}"
     procs: list[subprocess.Popen[bytes]] = []
     workdirs: list[Path] = []
@@ -84,7 +84,7 @@ def standalone_cluster(
                 "--host", "127.0.0.1",
                 "--cores", str(cores),
                 "--memory", memory,
-                "--webui-port", str(free_port()),
+                "--webui-port", str(worker_ui_ports[i]),
                 "--work-dir", str(work),
                 master_url,
             ]  # fmt: skip
