@@ -28,7 +28,6 @@ from pyfunc_model.drift.profiles import drift_view
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.signals.price_given_title import title_cache_size
-from pyfunc_model.drift.specs import summarize
 from pyfunc_model.explain import EXPLANATION_COLUMN, ClassContributions, explanations, readable_names
 from pyfunc_model.fallbacks import forest_input
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
@@ -125,7 +124,10 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         brand_sent = sent.get("brand") if sent else None
         # computed once, read by both checks; brands the client did not send as the reference sees
         # them. It depends on the input alone, so it runs beside the features and the booster.
-        summary_of = beside(n, summarize, drift_view(columns, self.drift_reference, brand_sent), self.drift_reference)
+        # A request too small for its own tests is summarised in part now, in full with the next
+        # window test (DriftMonitor.summarize_request).
+        view = drift_view(columns, self.drift_reference, brand_sent)
+        summary_of = beside(n, self.monitor.summarize_request, view, n)
         X, feature_problem = self._features(columns)
         primary_proba, primary_problem = (
             self._primary(X, n, k) if not feature_problem else (np.full((n, k), np.nan), feature_problem)
@@ -133,7 +135,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         summary = summary_of()
         row_reasons = flags.merged(ood_flags(columns, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
-        verdict = self.monitor.check(None, confidence, summary=summary)
+        verdict = self.monitor.check(view, confidence, summary=summary)
         self.observer.drift_checked(verdict)
 
         start, reasons = self._routes(n, primary_proba, primary_problem, row_reasons, verdict, opts)

@@ -16,16 +16,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pyfunc_model.drift.checks import estimated_accuracy, regime, run_tests
+from pyfunc_model.drift.checks import CheckResult, estimated_accuracy, regime, run_tests
+from pyfunc_model.drift.ood import REASON_INPUTS
 from pyfunc_model.drift.reference import DriftReference
 from pyfunc_model.drift.specs import CATEGORICAL, COL, COLUMNS, RAW_NUMERIC, RowSummary, summarize
-from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns
+from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns, concat_columns
 
 #: The newest rows of the window are also tested on their own: a sudden change (a new upstream,
 #: a currency switch) shows within about this many single rows whatever the window size.
 NEWEST_ROWS = 60
 #: The fields a client may leave out; their sent shares are reported with every verdict.
 OPTIONAL_FIELDS = (*CATEGORICAL, *RAW_NUMERIC)
+#: What a request too small for its own tests needs summarised when it arrives: the row reasons'
+#: inputs and which fields it sent (the verdict's sent shares and estimated accuracy). The rest of
+#: its summary (the price neighbour search, the conditional signals, the token counts) is computed
+#: at the next window test, for every row since the last one in one pass (:meth:`DriftMonitor.check`).
+AT_ONCE = frozenset({*REASON_INPUTS, *(f"{f}_missing" for f in OPTIONAL_FIELDS)})
 
 
 @dataclass
@@ -104,12 +110,23 @@ class DriftMonitor:
         self.retest_every = retest_every
         self._ring = _Ring(self.window_size)
         self._lock = threading.Lock()
-        self._last: tuple[int, DriftVerdict] | None = None  # (rows appended when tested, verdict)
+        self._last: tuple[int, DriftVerdict] | None = None  # (rows received when tested, verdict)
+        #: small requests received since the last window test, summarised at the next one
+        self._pending: list[tuple[PreparedColumns, np.ndarray]] = []
+        self._pending_rows = 0
+        self._received = 0
 
     @property
     def window_len(self) -> int:
         """Rows currently held in the sliding window (never more than its capacity)."""
-        return self._ring.size
+        return min(self._ring.size + self._pending_rows, self._ring.capacity)
+
+    def summarize_request(self, prepared: PreparedColumns, n: int) -> RowSummary:
+        """What a request of ``n`` rows needs summarised now: everything from ``min_batch`` rows
+        (its own tests); below, the :data:`AT_ONCE` columns, the rest waits for the window test
+        (pass ``prepared`` to :meth:`check` with it). Ten single rows summarised together cost
+        about what one costs alone."""
+        return summarize(prepared, self.reference, only=None if n >= self.min_batch else AT_ONCE)
 
     def check(
         self,
@@ -121,12 +138,16 @@ class DriftMonitor:
         sliding window, which is tested once it holds >= min_batch rows.
 
         ``summary`` may be passed when the caller already computed it (e.g. for OOD reasons);
-        ``prepared`` is then not read. ``confidence`` None skips the concept-drift tests.
+        ``prepared`` is then not read, unless the summary is partial (:meth:`summarize_request`):
+        a small request's rows are then kept and summarised with the next window test.
+        ``confidence`` None skips the concept-drift tests.
         """
-        if summary is None:
+        if summary is None or (not summary.complete and len(summary) >= self.min_batch):
             if prepared is None:
-                raise ValueError("check needs the prepared frame or its summary")
+                raise ValueError("check needs the prepared frame or its complete summary")
             summary = summarize(prepared, self.reference)
+        if not summary.complete and prepared is None:
+            raise ValueError("a partial summary needs the prepared rows it was computed from")
         n = len(summary)
         conf = np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype="float64").reshape(-1)
         if conf.size != n:
@@ -135,12 +156,22 @@ class DriftMonitor:
             return self._evaluate(summary.table, summary.tokens, conf, "batch", confidence is not None)
         with self._lock:
             capacity = self._ring.capacity
-            self._ring.append(summary.table, summary.tokens, conf)
-            held, appended = self._ring.size, self._ring.appended
+            if summary.complete:
+                self._flush_pending()  # arrival order
+                self._ring.append(summary.table, summary.tokens, conf)
+            else:
+                self._pending.append((prepared, conf))  # type: ignore[arg-type]
+                self._pending_rows += n
+            self._received += n
+            held, received = min(self._ring.size + self._pending_rows, capacity), self._received
             every = self.retest_every if self.retest_every is not None else max(1, capacity // 100)
-            if self._last is not None and appended - self._last[0] < every:
+            if self._last is not None and received - self._last[0] < every:
                 return dataclasses.replace(self._last[1], details={**self._last[1].details, "reused": True})
-            snapshot = self._ring.ordered() if held >= self.min_batch else None
+            if held >= self.min_batch:
+                self._flush_pending()
+                snapshot = self._ring.ordered()
+            else:
+                snapshot = None
         if snapshot is None:
             return DriftVerdict(
                 False,
@@ -153,9 +184,18 @@ class DriftMonitor:
             )
         verdict = self._test_window(*snapshot, held)
         with self._lock:
-            if self._last is None or self._last[0] < appended:
-                self._last = (appended, verdict)
+            if self._last is None or self._last[0] < received:
+                self._last = (received, verdict)
         return verdict
+
+    def _flush_pending(self) -> None:
+        """Summarise the kept small requests in one pass and add them to the window (lock held)."""
+        if not self._pending:
+            return
+        parts, confs = zip(*self._pending, strict=True)
+        self._pending, self._pending_rows = [], 0
+        summary = summarize(concat_columns(list(parts)), self.reference, max_residual_titles=None)
+        self._ring.append(summary.table, summary.tokens, np.concatenate(confs))
 
     def _test_window(self, table: np.ndarray, tokens: np.ndarray, wconf: np.ndarray, held: int) -> DriftVerdict:
         """Test the whole window, its most recent fifth and its newest rows; report the strongest
@@ -171,12 +211,13 @@ class DriftMonitor:
         if len(scales) == 1:
             return self._evaluate(table, tokens, wconf, "window", has_conf)
         share = 1.0 / len(scales)
-        verdicts = {
-            name: self._evaluate(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, budget_share=share)
+        decided = {
+            name: self._decide(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, share)
             for name, n in scales.items()
         }
-        name = max(verdicts, key=lambda k: verdicts[k].score)  # ties keep the larger scale
-        chosen = verdicts[name]
+        name = max(decided, key=lambda k: decided[k][0].score)  # ties keep the larger scale
+        chosen, results = decided[name]
+        chosen.details["tests"] = {r.name: r.as_dict() for r in results}  # the chosen scale's only
         chosen.details["window_rows"] = held
         chosen.details["tested_rows"] = scales
         chosen.details["scale"] = name
@@ -191,6 +232,20 @@ class DriftMonitor:
         has_conf: bool,
         budget_share: float = 1.0,
     ) -> DriftVerdict:
+        verdict, results = self._decide(table, tokens, conf, scope, has_conf, budget_share)
+        verdict.details["tests"] = {r.name: r.as_dict() for r in results}
+        return verdict
+
+    def _decide(
+        self,
+        table: np.ndarray,
+        tokens: np.ndarray,
+        conf: np.ndarray,
+        scope: str,
+        has_conf: bool,
+        budget_share: float = 1.0,
+    ) -> tuple[DriftVerdict, list[CheckResult]]:
+        """The verdict on these rows without its per-test details, and the decided tests."""
         alpha = self.false_alarm_budget * budget_share
         results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha)
         verdict_tests = [r for r in results if r.kind != "completeness"]
@@ -217,6 +272,5 @@ class DriftMonitor:
                 ),
                 "mean_confidence": float(finite.mean()) if finite.size else float("nan"),
                 "sent_share": {f: float(1.0 - table[:, COL[f"{f}_missing"]].mean()) for f in OPTIONAL_FIELDS},
-                "tests": {r.name: r.as_dict() for r in results},
             },
-        )
+        ), results

@@ -23,6 +23,18 @@ UNSEEN_REASON = {"subcategory": "unseen_subcategory", "brand": "unseen_brand", "
 #: Title reasons, most specific first; a row gets at most one of them.
 TITLE_REASONS = ("title_empty", "title_foreign_script", "title_garbled", "title_no_known_words")
 PRICE_FAR = "price_far_outside_training_range"
+#: The summary columns :func:`ood_flags` reads.
+REASON_INPUTS = frozenset(
+    {
+        *(f"{field}_unseen" for field in CATEGORICAL),
+        "price",
+        "title_tokens",
+        "title_chars",
+        "title_foreign_share",
+        "title_letter_share",
+        "title_oov_rate",
+    }
+)
 
 
 def sent_mask(model_input: pd.DataFrame, field: str) -> np.ndarray:
@@ -77,4 +89,4 @@ def row_ood_reasons(model_input: pd.DataFrame, reference: DriftReference) -> lis
     return RowFlags(len(prepared)).merged(ood_flags(prepared, reference, sent=sent)).lists()
 
 
-__all__ = ["PRICE_FAR", "TITLE_REASONS", "UNSEEN_REASON", "ood_flags", "row_ood_reasons", "sent_mask"]
+__all__ = ["PRICE_FAR", "REASON_INPUTS", "TITLE_REASONS", "UNSEEN_REASON", "ood_flags", "row_ood_reasons", "sent_mask"]

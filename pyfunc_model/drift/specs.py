@@ -22,14 +22,14 @@ Kinds and their tests (statistics in ``checks``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from pyfunc_model.drift.signals import FITTED_SIGNALS, price_given_title
-from pyfunc_model.drift.summary import Lookups, PreparedColumns, RowContext
+from pyfunc_model.drift.summary import TEXT_BUCKETS, Lookups, PreparedColumns, RowContext
 
 
 class HasLookups(Protocol):
@@ -96,10 +96,13 @@ TESTED = tuple(s for s in SIGNALS if s.tests)
 
 @dataclass
 class RowSummary:
-    """``table``: rows x monitored columns (:data:`COLUMNS`, NaN = missing); ``tokens``: rows x 256 counts."""
+    """``table``: rows x monitored columns (:data:`COLUMNS`, NaN = missing); ``tokens``: rows x 256 counts.
+    ``complete`` False: only some columns were computed (``build_summary``'s ``only``), the others
+    and the token counts are left empty; such a summary is never tested."""
 
     table: np.ndarray
     tokens: np.ndarray
+    complete: bool = True
 
     def __len__(self) -> int:
         return self.table.shape[0]
@@ -109,26 +112,42 @@ class RowSummary:
 
 
 def build_summary(
-    prepared: PreparedColumns, lookups: Lookups, max_residual_titles: int | None = -1, every_profile: bool = False
+    prepared: PreparedColumns,
+    lookups: Lookups,
+    max_residual_titles: int | None = -1,
+    every_profile: bool = False,
+    only: Collection[str] | None = None,
 ) -> RowSummary:
     """Every declared per-row value of ``prepared`` (one column each) plus the token histogram.
 
     ``max_residual_titles``: cap on the titles given a price residual (-1: the serving default;
-    None: every title, as training needs). ``every_profile``: see :class:`RowContext`."""
+    None: every title, as training needs). ``every_profile``: see :class:`RowContext`.
+    ``only``: compute just these signals (NaN in the other columns, no token histogram)."""
     ctx = (
         RowContext(prepared, lookups, every_profile=every_profile)
         if max_residual_titles == -1
         else RowContext(prepared, lookups, max_residual_titles, every_profile)
     )
+    if only is not None:
+        table = np.full((ctx.n, len(COLUMNS)), np.nan)
+        for i, signal in enumerate(SIGNALS):
+            if signal.name in only:
+                table[:, i] = signal.compute(ctx)
+        return RowSummary(table, np.zeros((ctx.n, TEXT_BUCKETS), dtype=np.uint8), complete=False)
     table = np.empty((ctx.n, len(COLUMNS)))
     for i, signal in enumerate(SIGNALS):
         table[:, i] = signal.compute(ctx)
     return RowSummary(table=table, tokens=ctx.token_histogram)
 
 
-def summarize(prepared: PreparedColumns, reference: HasLookups) -> RowSummary:
+def summarize(
+    prepared: PreparedColumns,
+    reference: HasLookups,
+    only: Collection[str] | None = None,
+    max_residual_titles: int | None = -1,
+) -> RowSummary:
     """:func:`build_summary` against a built reference's seen sets and price model."""
-    return build_summary(prepared, reference.lookups())
+    return build_summary(prepared, reference.lookups(), max_residual_titles, only=only)
 
 
 __all__ = [

@@ -11,7 +11,8 @@ import pytest
 
 from features.pipeline import ProductFeatures
 from pyfunc_model.drift import DriftMonitor, DriftReference, summarize
-from pyfunc_model.drift.checks import chunk_scores, data_tests, large_sample, normal_score
+from pyfunc_model.drift.checks import calibration_of, chunk_scores, data_tests, large_sample, normal_score
+from pyfunc_model.drift.summary import mean_token_shares, token_shares
 from tests.drift.conftest import make_products
 from training.drift_reference import build_reference
 
@@ -198,3 +199,23 @@ def test_bulk_scores_equal_each_chunk_scored_alone(reference: DriftReference) ->
                 assert abs(found[name] - z) < 1e-9, (size, j, name)
         assert {name.split(":")[1] for name in bulk} >= {"rank", "ks", "excess", "chi2"}
         assert not any(np.isfinite(z[0]) for z in bulk.values())
+
+
+def test_standardising_all_tests_at_once_equals_one_at_a_time(reference: DriftReference) -> None:
+    calibration = calibration_of(reference)
+    keys = [*calibration.tests, "no_such:test"]  # an uncalibrated test keeps its score
+    z = np.linspace(-2.0, 6.0, len(keys))
+    sizes = np.exp(calibration.log_sizes)
+    for n in (1, 10, int(sizes[0]), int(sizes.mean()), int(sizes[-1]), 10 * int(sizes[-1])):
+        one_by_one = [calibration.standardise(k, float(s), n) for k, s in zip(keys, z, strict=True)]
+        np.testing.assert_allclose(calibration.standardise_many(keys, z, n), one_by_one, rtol=1e-12, atol=1e-12)
+    assert calibration_of(reference) is calibration  # built once per reference
+
+
+def test_mean_token_shares_is_the_mean_of_each_rows_shares() -> None:
+    rng = np.random.default_rng(3)
+    tokens = rng.poisson(0.05, size=(300, 256)).astype(np.uint8)
+    tokens[::7] = 0  # rows without tokens count in neither
+    for k in (256, 64, 16, 4):
+        shares, _ = token_shares(tokens, k)
+        np.testing.assert_allclose(mean_token_shares(tokens, k), shares.mean(axis=0), rtol=1e-12, atol=1e-15)

@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from pyfunc_model.drift import DriftMonitor, DriftReference
 from pyfunc_model.drift.specs import build_summary
@@ -55,7 +56,10 @@ def test_concurrent_checks_are_safe_and_bounded(reference: DriftReference, fresh
             for _ in range(20):
                 k = int(rng.integers(1, 4)) if seed % 4 else 40  # a few threads send batches
                 i = int(rng.integers(0, len(fresh) - k))
-                verdict = monitor.check(fresh.iloc[i : i + k], rng.random(k))
+                rows = fresh.iloc[i : i + k]
+                # half the threads summarise as predict does: small requests in part, the rest later
+                summary = monitor.summarize_request(rows, k) if seed % 2 else None
+                verdict = monitor.check(rows, rng.random(k), summary=summary)
                 assert verdict.scope in {"batch", "window"}
                 sizes.append(monitor.window_len)
         except BaseException as exc:  # surfaced below; a thread must not swallow it
@@ -68,3 +72,34 @@ def test_concurrent_checks_are_safe_and_bounded(reference: DriftReference, fresh
         t.join()
     assert not errors, errors
     assert max(sizes) <= 64 and monitor.window_len == 64
+
+
+def test_small_requests_summarised_in_part_get_the_verdicts_of_complete_summaries(
+    reference: DriftReference, fresh: pd.DataFrame, fresh_conf: np.ndarray
+) -> None:
+    """A small request's costly values (price residuals, token counts) wait for the next window
+    test; the verdicts are those of rows summarised on arrival, shift or no shift."""
+    shifted = fresh.assign(price=fresh["price"] * 3)
+    stream = pd.concat([fresh.iloc[:200], shifted.iloc[200:]], ignore_index=True)
+    complete = DriftMonitor(reference, window_size=150, min_batch=30, false_alarm_budget=0.002)
+    deferred = DriftMonitor(reference, window_size=150, min_batch=30, false_alarm_budget=0.002)
+    seen = []
+    for i in range(0, len(stream), 2):
+        rows, conf = stream.iloc[i : i + 2], fresh_conf[i : i + 2]
+        partial = deferred.summarize_request(rows, len(rows))
+        assert not partial.complete and np.isnan(partial.col("price_residual")).all()
+        assert np.isfinite(partial.col("title_chars")).all()  # what the row reasons read
+        a = complete.check(rows, conf, summary=build_summary(rows, reference.lookups(), None))
+        b = deferred.check(rows, conf, summary=partial)
+        assert (a.drifted, a.scope, a.drifted_features) == (b.drifted, b.scope, b.drifted_features)
+        assert b.score == pytest.approx(a.score, abs=1e-9)
+        assert deferred.window_len == complete.window_len
+        seen.append(b.drifted)
+    assert sum(seen[100:]) > 10 * max(sum(seen[:100]), 1)  # the shift is found, and found the same
+
+
+def test_a_partial_summary_without_its_rows_is_refused(reference: DriftReference, fresh: pd.DataFrame) -> None:
+    monitor = DriftMonitor(reference, window_size=100, min_batch=30)
+    partial = monitor.summarize_request(fresh.iloc[:1], 1)
+    with pytest.raises(ValueError, match="prepared rows"):
+        monitor.check(None, None, summary=partial)
