@@ -25,6 +25,11 @@ from pyfunc_model.drift.summary import TEXT_BUCKETS, PreparedColumns, concat_col
 #: The newest rows of the window are also tested on their own: a sudden change (a new upstream,
 #: a currency switch) shows within about this many single rows whatever the window size.
 NEWEST_ROWS = 60
+#: A scale of the window is tested again once this share of its rows is new: the whole window
+#: (1,000 rows) every 50 rows, its recent fifth and its newest rows at every window test. Ten new
+#: rows in a thousand barely move the whole window's statistics, and its tests cost as much as the
+#: two smaller scales' together; until it is tested again its last result stands.
+RETEST_SHARE = 0.05
 #: The fields a client may leave out; their sent shares are reported with every verdict.
 OPTIONAL_FIELDS = (*CATEGORICAL, *RAW_NUMERIC)
 #: What a request too small for its own tests needs summarised when it arrives: the row reasons'
@@ -111,6 +116,8 @@ class DriftMonitor:
         self._ring = _Ring(self.window_size)
         self._lock = threading.Lock()
         self._last: tuple[int, DriftVerdict] | None = None  # (rows received when tested, verdict)
+        #: each window scale's last test: (rows received then, rows tested, verdict, its tests)
+        self._scales: dict[str, tuple[int, int, DriftVerdict, list[CheckResult]]] = {}
         #: small requests received since the last window test, summarised at the next one
         self._pending: list[tuple[PreparedColumns, np.ndarray]] = []
         self._pending_rows = 0
@@ -182,7 +189,7 @@ class DriftMonitor:
                 estimated_accuracy(self.reference, conf, summary.table),
                 {"n_rows": held, "status": f"warming up: {held}/{self.min_batch} rows"},
             )
-        verdict = self._test_window(*snapshot, held)
+        verdict = self._test_window(*snapshot, held, received, every)
         with self._lock:
             if self._last is None or self._last[0] < received:
                 self._last = (received, verdict)
@@ -197,9 +204,12 @@ class DriftMonitor:
         summary = summarize(concat_columns(list(parts)), self.reference, max_residual_titles=None)
         self._ring.append(summary.table, summary.tokens, np.concatenate(confs))
 
-    def _test_window(self, table: np.ndarray, tokens: np.ndarray, wconf: np.ndarray, held: int) -> DriftVerdict:
+    def _test_window(
+        self, table: np.ndarray, tokens: np.ndarray, wconf: np.ndarray, held: int, received: int = 0, every: int = 1
+    ) -> DriftVerdict:
         """Test the whole window, its most recent fifth and its newest rows; report the strongest
-        evidence. Each scale gets an equal share of the budget, so their union keeps it."""
+        evidence. Each scale gets an equal share of the budget, so their union keeps it. A scale
+        with few new rows since its last test keeps that test's result (:data:`RETEST_SHARE`)."""
         has_conf = bool(np.isfinite(wconf).any())
         scales = {"window": held}
         recent = max(self.min_batch, held // 5)
@@ -211,12 +221,17 @@ class DriftMonitor:
         if len(scales) == 1:
             return self._evaluate(table, tokens, wconf, "window", has_conf)
         share = 1.0 / len(scales)
-        decided = {
-            name: self._decide(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, share)
-            for name, n in scales.items()
-        }
+        decided = {}
+        for name, n in scales.items():
+            last = self._scales.get(name)
+            if last is not None and last[1] == n and 0 <= received - last[0] < max(every, int(RETEST_SHARE * n)):
+                decided[name] = last[2], last[3]
+                continue
+            decided[name] = self._decide(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, share)
+            self._scales[name] = (received, n, *decided[name])
         name = max(decided, key=lambda k: decided[k][0].score)  # ties keep the larger scale
         chosen, results = decided[name]
+        chosen = dataclasses.replace(chosen, details=dict(chosen.details))  # the stored one stays as tested
         chosen.details["tests"] = {r.name: r.as_dict() for r in results}  # the chosen scale's only
         chosen.details["window_rows"] = held
         chosen.details["tested_rows"] = scales

@@ -103,3 +103,24 @@ def test_a_partial_summary_without_its_rows_is_refused(reference: DriftReference
     partial = monitor.summarize_request(fresh.iloc[:1], 1)
     with pytest.raises(ValueError, match="prepared rows"):
         monitor.check(None, None, summary=partial)
+
+
+def test_the_whole_window_is_tested_again_once_a_twentieth_of_it_is_new(
+    reference: DriftReference, fresh: pd.DataFrame
+) -> None:
+    monitor = DriftMonitor(reference, window_size=200, min_batch=10, retest_every=2)
+    tested: list[tuple[int, int]] = []
+    decide = monitor._decide
+
+    def counting(table: np.ndarray, *args: object, **kwargs: object) -> object:
+        tested.append((table.shape[0], monitor._received))
+        return decide(table, *args, **kwargs)
+
+    monitor._decide = counting  # type: ignore[method-assign]
+    for i in range(300):
+        monitor.check(fresh.iloc[i : i + 1], None)
+    full = [(rows, received) for rows, received in tested if received > 200]  # once the window is full
+    whole = [received for rows, received in full if rows == 200]
+    recent = [received for rows, received in full if rows == 40]  # its recent fifth: at every test
+    assert np.diff(whole).min() >= 10 and len(whole) >= 9  # 200 rows: once 10 of them are new
+    assert np.diff(recent).max() <= 2 and len(recent) >= 45
