@@ -30,6 +30,7 @@ from pyfunc_model.drift.settings import DriftSettings
 from pyfunc_model.drift.signals.price_given_title import title_cache_size
 from pyfunc_model.explain import EXPLANATION_COLUMN, ClassContributions, explanations, readable_names
 from pyfunc_model.fallbacks import forest_input
+from pyfunc_model.heap import freeze_loaded_objects, freeze_wanted
 from pyfunc_model.model_config import FULL_OUTPUT, parse_output_mode, select_output
 from pyfunc_model.observability import Observer, observe_loaded_model
 from pyfunc_model.output import empty_prediction_frame, prediction_frame
@@ -64,6 +65,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.setup(read_bundle(context.artifacts))
         self.observer = observe_loaded_model(self, context.artifacts)  # metrics/logs: docs/MONITORING.md
         self.capture = open_capture(context.artifacts)  # off unless configured: docs/CAPTURE.md
+        freeze_loaded_objects()  # a serving process: the collector never walks the model (pyfunc_model.heap)
 
     def setup(self, bundle: ModelBundle) -> None:
         """Make the model ready from a bundle (used by ``load_context`` and by training)."""
@@ -83,6 +85,7 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         self.drift_settings = DriftSettings.resolve(self.drift_reference.deployment)
         title_cache_size()  # a bad PRODUCT_CLASSIFIER_TITLE_CACHE fails the load, not the first request
         thread_count()  # the same for PRODUCT_CLASSIFIER_THREADS / OMP_NUM_THREADS
+        freeze_wanted()  # and PRODUCT_CLASSIFIER_GC_FREEZE
         self.monitor = DriftMonitor(
             self.drift_reference,
             window_size=self.drift_settings.window_rows,

@@ -3,11 +3,15 @@ from every client's traffic reroutes nobody unless the deployment says so."""
 
 from __future__ import annotations
 
+import gc
+
+import mlflow
 import pandas as pd
 import pytest
 
 from pyfunc_model.drift.settings import ENV_FALSE_ALARM_BUDGET, ENV_WINDOW_REROUTES, ENV_WINDOW_ROWS
 from pyfunc_model.drift.signals.price_given_title import ENV_TITLE_CACHE
+from pyfunc_model.heap import ENV_GC_FREEZE, freeze_wanted
 from pyfunc_model.model import ProductClassifierModel
 from tests.small_model import SmallModel
 
@@ -86,3 +90,28 @@ def test_environment_overrides_and_rejects_bad_settings(
     monkeypatch.setenv(ENV_TITLE_CACHE, "-5")
     with pytest.raises(ValueError, match=ENV_TITLE_CACHE):
         _model(logged_model)
+
+
+def test_a_serving_process_freezes_the_loaded_model_out_of_the_collectors_walks(
+    logged_model: SmallModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def load() -> object:
+        return mlflow.pyfunc.load_model(str(logged_model.local_dir))
+
+    gc.unfreeze()
+    monkeypatch.setenv(ENV_GC_FREEZE, "0")
+    load()
+    assert gc.get_freeze_count() == 0  # a notebook's objects stay collectable
+    monkeypatch.setenv(ENV_GC_FREEZE, "1")
+    try:
+        model = load()
+        assert gc.get_freeze_count() > 0
+        assert len(model.predict(pd.DataFrame({"title": ["usb cable"]}))) == 1
+    finally:
+        gc.unfreeze()
+    monkeypatch.setenv(ENV_GC_FREEZE, "sometimes")
+    with pytest.raises(ValueError, match=ENV_GC_FREEZE):
+        _model(logged_model)  # a bad value fails the load
+    monkeypatch.delenv(ENV_GC_FREEZE)
+    assert freeze_wanted({}, {"mlflow.pyfunc.scoring_server": object()})  # MLflow's server: on
+    assert not freeze_wanted({}, {})
