@@ -16,7 +16,13 @@ import pytest
 
 from pyfunc_model.drift import DriftReference
 from pyfunc_model.drift.signals import price_given_title
-from pyfunc_model.drift.signals.price_given_title import SPREAD_POWER, PriceLookup
+from pyfunc_model.drift.signals.price_given_title import (
+    KNN_K,
+    KNN_K_BEFORE_STORED,
+    KNN_SIM,
+    SPREAD_POWER,
+    PriceLookup,
+)
 from pyfunc_model.drift.summary import RowContext, title_tokens
 
 
@@ -79,6 +85,23 @@ def test_residual_is_divided_by_the_spread_squared_and_older_states_keep_their_p
     sent = np.isfinite(residual)
     assert sent.sum() >= 10
     np.testing.assert_allclose(residual[sent], (ctx.log1p("price")[sent] - expected[sent]) / scale[sent])
+
+
+def test_a_reference_keeps_the_neighbour_count_it_was_fitted_with(
+    reference: DriftReference, fresh: pd.DataFrame
+) -> None:
+    """The price of a title averages KNN_K neighbours in a new reference; a state stored before
+    the count was stored is priced with the five its residual sketch was built with."""
+    state = reference.price_model
+    assert state["knn_k"] == KNN_K == 8
+    old = PriceLookup.from_state({k: v for k, v in state.items() if k != "knn_k"})
+    new = PriceLookup.from_state(state)
+    assert (old.knn_k, new.knn_k) == (KNN_K_BEFORE_STORED, KNN_K) == (5, 8)
+    words = title_tokens(fresh["title"].tolist())[0].presence().tocsr()
+    subcategory = np.zeros(words.shape[0])
+    close = np.flatnonzero(new.predict(words, subcategory)[1] > KNN_SIM[0])  # the neighbours count there
+    assert close.size >= 10
+    assert not np.allclose(old.predict(words, subcategory)[0][close], new.predict(words, subcategory)[0][close])
 
 
 def test_common_words_that_do_not_tell_prices_apart_leave_the_neighbour_search() -> None:
