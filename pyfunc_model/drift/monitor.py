@@ -68,17 +68,14 @@ class _Ring:
         self.conf = np.empty(capacity)
         self.size = 0
         self.head = 0  # next write position
-        self.appended = 0  # rows ever appended (for re-test throttling)
 
     def append(self, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray) -> None:
-        n = table.shape[0]
-        if n >= self.capacity:
+        if table.shape[0] >= self.capacity:
             table, tokens, conf = table[-self.capacity :], tokens[-self.capacity :], conf[-self.capacity :]
         idx = (self.head + np.arange(table.shape[0])) % self.capacity
         self.table[idx], self.tokens[idx], self.conf[idx] = table, tokens, conf
         self.head = int((self.head + table.shape[0]) % self.capacity)
         self.size = min(self.size + table.shape[0], self.capacity)
-        self.appended += n
 
     def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Copies of the held rows, oldest first."""
