@@ -108,15 +108,11 @@ class Calibration:
         x = min(max(math.log(max(n, 1)), float(self.log_sizes[0])), float(self.log_sizes[-1]))
         return float(np.interp(x, self.log_sizes, values))
 
-    def standardise(self, key: str, z: float, n: int) -> float:
-        if key not in self.tests:
-            return z
-        a, b = self.tests[key]
-        return (z - self._at(n, a)) / max(self._at(n, b), 1e-6)
-
     def standardise_many(self, keys: list[str], z: np.ndarray, n: int) -> np.ndarray:
-        """:meth:`standardise` of every test of one batch at once: one interpolation per matrix
-        instead of two ``np.interp`` calls per test (a window test standardises ~80 scores)."""
+        """Each score minus its test's null location, over its null scale, both interpolated in
+        log n between the calibrated sizes; a test without a calibration keeps its score. One
+        interpolation per matrix rather than two ``np.interp`` calls per test (a window test
+        standardises ~80 scores)."""
         rows = np.asarray([self._row.get(k, -1) for k in keys], dtype=np.int64)
         known = rows >= 0
         if not known.any():

@@ -117,13 +117,15 @@ class DriftMonitor:
         self._scales: dict[str, tuple[int, int, DriftVerdict, list[CheckResult]]] = {}
         #: small requests received since the last window test, summarised at the next one
         self._pending: list[tuple[PreparedColumns, np.ndarray]] = []
-        self._pending_rows = 0
         self._received = 0
 
     @property
     def window_len(self) -> int:
         """Rows currently held in the sliding window (never more than its capacity)."""
-        return min(self._ring.size + self._pending_rows, self._ring.capacity)
+        return min(self._ring.size + self._pending_rows(), self._ring.capacity)
+
+    def _pending_rows(self) -> int:
+        return sum(conf.size for _, conf in self._pending)
 
     def summarize_request(self, prepared: PreparedColumns, n: int) -> RowSummary:
         """What a request of ``n`` rows needs summarised now: everything from ``min_batch`` rows
@@ -157,7 +159,7 @@ class DriftMonitor:
         if conf.size != n:
             raise ValueError(f"confidence has {conf.size} values for {n} rows")
         if n >= self.min_batch:
-            return self._evaluate(summary.table, summary.tokens, conf, "batch", confidence is not None)
+            return _detailed(*self._decide(summary.table, summary.tokens, conf, "batch", confidence is not None))
         with self._lock:
             capacity = self._ring.capacity
             if summary.complete:
@@ -165,9 +167,8 @@ class DriftMonitor:
                 self._ring.append(summary.table, summary.tokens, conf)
             else:
                 self._pending.append((prepared, conf))  # type: ignore[arg-type]
-                self._pending_rows += n
             self._received += n
-            held, received = min(self._ring.size + self._pending_rows, capacity), self._received
+            held, received = min(self._ring.size + self._pending_rows(), capacity), self._received
             every = self.retest_every if self.retest_every is not None else max(1, capacity // 100)
             if self._last is not None and received - self._last[0] < every:
                 return dataclasses.replace(self._last[1], details={**self._last[1].details, "reused": True})
@@ -197,7 +198,7 @@ class DriftMonitor:
         if not self._pending:
             return
         parts, confs = zip(*self._pending, strict=True)
-        self._pending, self._pending_rows = [], 0
+        self._pending = []
         summary = summarize(concat_columns(list(parts)), self.reference, max_residual_titles=None)
         self._ring.append(summary.table, summary.tokens, np.concatenate(confs))
 
@@ -216,7 +217,7 @@ class DriftMonitor:
             if newest < recent:
                 scales["newest"] = newest
         if len(scales) == 1:
-            return self._evaluate(table, tokens, wconf, "window", has_conf)
+            return _detailed(*self._decide(table, tokens, wconf, "window", has_conf))
         share = 1.0 / len(scales)
         decided = {}
         for name, n in scales.items():
@@ -227,26 +228,12 @@ class DriftMonitor:
             decided[name] = self._decide(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, share)
             self._scales[name] = (received, n, *decided[name])
         name = max(decided, key=lambda k: decided[k][0].score)  # ties keep the larger scale
-        chosen, results = decided[name]
-        chosen = dataclasses.replace(chosen, details=dict(chosen.details))  # the stored one stays as tested
-        chosen.details["tests"] = {r.name: r.as_dict() for r in results}  # the chosen scale's only
+        stored, results = decided[name]
+        chosen = _detailed(dataclasses.replace(stored, details=dict(stored.details)), results)  # stored stays as tested
         chosen.details["window_rows"] = held
         chosen.details["tested_rows"] = scales
         chosen.details["scale"] = name
         return chosen
-
-    def _evaluate(
-        self,
-        table: np.ndarray,
-        tokens: np.ndarray,
-        conf: np.ndarray,
-        scope: str,
-        has_conf: bool,
-        budget_share: float = 1.0,
-    ) -> DriftVerdict:
-        verdict, results = self._decide(table, tokens, conf, scope, has_conf, budget_share)
-        verdict.details["tests"] = {r.name: r.as_dict() for r in results}
-        return verdict
 
     def _decide(
         self,
@@ -286,3 +273,9 @@ class DriftMonitor:
                 "sent_share": {f: float(1.0 - table[:, COL[f"{f}_missing"]].mean()) for f in OPTIONAL_FIELDS},
             },
         ), results
+
+
+def _detailed(verdict: DriftVerdict, results: list[CheckResult]) -> DriftVerdict:
+    """The verdict with its tests' details (only the reported scale's, for a window)."""
+    verdict.details["tests"] = {r.name: r.as_dict() for r in results}
+    return verdict
