@@ -41,6 +41,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: Lone surrogates (a JSON body may carry "\ud800"): not text, and every encoder downstream (UTF-8,
 #: Arrow, hashing) refuses them; each becomes U+FFFD, as a UTF-8 decoder with errors="replace" does.
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: Either of the two: what marks a value :func:`_clean_chars` would change.
+_DIRTY = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: Joins a column's strings for one regex pass; a non-character, so real text never has it.
 _ROW_SEP = "\uffff"
 
@@ -95,20 +97,27 @@ def _clean_text(values: pd.Series | None, n: int) -> list[str | None]:
     arr = values.to_numpy(dtype=object)
     if all(v is None for v in arr):  # an optional column sent empty (None)
         return [None] * n
-    if n and all(type(v) is str for v in arr):
-        # the common case, every value a string: one regex pass over the joined column
-        joined = _ROW_SEP.join(arr)
-        if joined.count(_ROW_SEP) == n - 1:  # no value contains the separator itself
-            cleaned = _clean_chars(joined)
-            parts = cleaned.split(_ROW_SEP) if cleaned is not joined else arr
-            return [p.strip() or None for p in parts]
-    out: list[str | None] = []
-    for v in arr:
-        if is_missing(v):
-            out.append(None)
-            continue
-        text = _clean_chars(v if isinstance(v, str) else str(v)).strip()
-        out.append(text or None)
+    if all(type(v) is str for v in arr):  # the common case: every value a string
+        return [t.strip() or None for t in _clean_strings(arr.tolist())]
+    texts = [v if type(v) is str else (None if is_missing(v) else str(v)) for v in arr]
+    cleaned = iter(_clean_strings([t for t in texts if t is not None]))
+    return [None if t is None else (next(cleaned).strip() or None) for t in texts]
+
+
+def _clean_strings(texts: list[str]) -> list[str]:
+    """:func:`_clean_chars` of each string, found in one regex pass over the joined strings: real
+    text rarely has a control character, and cleaning only the strings that do costs a fifth of
+    cleaning the whole column (10,000 real titles with five control characters among them)."""
+    joined = _ROW_SEP.join(texts)
+    if joined.count(_ROW_SEP) != len(texts) - 1:  # a value holds the separator itself
+        return [_clean_chars(t) for t in texts]
+    dirty = [m.start() for m in _DIRTY.finditer(joined)]
+    if not dirty:
+        return texts
+    ends = np.cumsum([len(t) + 1 for t in texts])  # each string's end, its separator counted
+    out = list(texts)
+    for i in set(np.searchsorted(ends, dirty, side="right").tolist()):
+        out[i] = _clean_chars(out[i])
     return out
 
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.schema import MAX_TITLE_CHARS, InputSchemaError, RowFlags, clean_input, parse_number
-from features.text import derive_brand, normalize_title
+from features.schema import MAX_TITLE_CHARS, InputSchemaError, RowFlags, _clean_chars, clean_input, parse_number
+from features.text import derive_brand, is_missing, normalize_title
 
 
 def test_parse_number_handles_real_listing_formats():
@@ -108,6 +108,25 @@ def test_lone_surrogates_become_replacement_characters(extra: str) -> None:
     assert frame["brand"].tolist()[:2] == ["a\ufffdb", None]
     for value in frame["title"].tolist() + frame["brand"].dropna().tolist():
         value.encode("utf-8")  # encodable: no surrogate left
+
+
+_VALUES = st.one_of(
+    st.text(alphabet=st.sampled_from(["a", " ", "\t", "\x00", "\x85", "\ud800", "\uffff", "é", "\u0915"]), max_size=6),
+    st.none(),
+    st.just(float("nan")),
+    st.integers(-5, 5),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_VALUES, max_size=40))
+def test_a_column_is_cleaned_as_each_value_alone(values: list[object]) -> None:
+    """The column is cleaned in one pass, only the values with a control character or a lone
+    surrogate one by one: the answer is each value's, whatever the mix (missing values, numbers,
+    the join's separator inside a value)."""
+    column = clean_input(pd.DataFrame({"title": ["t"] * len(values), "brand": pd.Series(values, dtype=object)}))
+    alone = [None if is_missing(v) else (_clean_chars(str(v)).strip() or None) for v in values]
+    assert column.frame["brand"].tolist() == alone
 
 
 def test_all_nan_optional_columns_are_missing() -> None:
