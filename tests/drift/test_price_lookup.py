@@ -1,7 +1,7 @@
 """The price-given-title model: neighbours as scipy's sparse cosine product finds them, state that round-trips.
 
-Why: serving computes similarities from the index's posting lists in plain numpy (the sparse
-machinery costs more than the arithmetic for a few rows); it must give the same neighbours.
+Why: serving keeps each row's top similarities with a compiled top-n product (sparse_dot_topn's
+function, called directly); it must give the most similar titles of the plain product.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
+from sparse_dot_topn import sp_matmul_topn
 
 from pyfunc_model.drift import DriftReference
 from pyfunc_model.drift.signals import price_given_title
@@ -20,25 +22,80 @@ from pyfunc_model.drift.signals.price_given_title import (
     KNN_K,
     KNN_K_BEFORE_STORED,
     KNN_SIM,
+    SELF_SIMILARITY,
     SPREAD_POWER,
     PriceLookup,
 )
 from pyfunc_model.drift.summary import RowContext, title_tokens
 
 
-def test_similarities_equal_the_sparse_product(reference: DriftReference, fresh: pd.DataFrame) -> None:
+def _dense_similarities(price: PriceLookup, words: object) -> np.ndarray:
+    """Rows x training titles cosine similarities by scipy's plain sparse product."""
+    q = price._query(words)
+    query = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.indptr.size - 1, price.index.shape[0]))
+    return (query @ price.index).toarray()
+
+
+def _assert_neighbours_are_the_most_similar(price: PriceLookup, words: object) -> np.ndarray:
+    """Each row's neighbours are its k most similar training titles, own-word titles left out,
+    most similar first; ``own`` is the lowest-index title at the self similarity. Returns the
+    number of neighbours per row."""
+    expected = _dense_similarities(price, words)
+    indptr, columns, sims, own = price.neighbour_lists(words)
+    k = price.knn_k
+    for row, dense in enumerate(expected):
+        got_cols, got_sims = columns[indptr[row] : indptr[row + 1]], sims[indptr[row] : indptr[row + 1]]
+        same = dense >= SELF_SIMILARITY
+        assert own[row] == (int(np.flatnonzero(dense == dense.max())[0]) if same.any() else -1)
+        others = np.sort(dense[~same & (dense > 0)])[::-1][:k]
+        np.testing.assert_allclose(got_sims, others, rtol=0, atol=1e-12)  # the k largest, in order
+        np.testing.assert_allclose(dense[got_cols], got_sims, rtol=0, atol=1e-12)  # of the titles named
+        assert len(set(got_cols.tolist())) == got_cols.size
+    return np.diff(indptr)
+
+
+def test_neighbours_are_the_most_similar_training_titles(reference: DriftReference, fresh: pd.DataFrame) -> None:
     price = reference.lookups().price
     words = title_tokens(fresh["title"].tolist() + ["", "zzqx unseenword"])[0].presence().tocsr()
-    query = words.multiply(price.idf[None, :]).tocsr()
-    norms = np.sqrt(np.asarray(query.multiply(query).sum(axis=1)).ravel())
-    query = query.multiply(1.0 / np.where(norms > 0, norms, 1.0)[:, None]).tocsr()
-    expected = (query @ price.index).toarray()
+    found = _assert_neighbours_are_the_most_similar(price, words)
+    assert (found == price.knn_k).sum() >= len(fresh) // 2
+    assert found[-2:].tolist() == [0, 0]  # empty and unseen titles match nothing
+    knn, best, _ = price._search(words)
+    assert best[-2:].tolist() == [0.0, 0.0] and np.isfinite(knn).all()
 
-    rows = np.repeat(np.arange(query.shape[0]), np.diff(query.indptr))
-    got = price._similarities(rows, query.indices, query.data, query.shape[0])
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    assert (got > 0).any()
-    np.testing.assert_array_equal(got[-2:], 0.0)  # empty and unseen titles match nothing
+
+def test_a_title_repeated_more_often_than_the_product_keeps_is_searched_again() -> None:
+    """Titles with the query's own words never count as its neighbours; when they fill every
+    entry the product kept, the row is searched again with room for the others."""
+    rng = np.random.default_rng(1)
+    titles = ["steel water bottle"] * 40 + [f"steel water bottle {rng.integers(1000)} blue" for _ in range(30)]
+    titles += [f"cotton shirt size{rng.integers(50)}" for _ in range(200)]
+    log_price = rng.normal(6.0, 0.5, len(titles))
+    lookup = PriceLookup.fit(title_tokens(titles)[0].presence().tocsr(), np.full(len(titles), np.nan), log_price)
+    words = title_tokens(["steel water bottle", "cotton shirt size7"])[0].presence().tocsr()
+    found = _assert_neighbours_are_the_most_similar(lookup, words)
+    assert found.tolist() == [lookup.knn_k, lookup.knn_k]
+    assert lookup.neighbour_lists(words)[3].tolist()[0] == 0  # the first of the 40 copies
+
+
+def test_the_compiled_product_is_the_librarys_public_top_n(reference: DriftReference, fresh: pd.DataFrame) -> None:
+    """The search calls sparse_dot_topn's compiled function directly; it keeps what the
+    library's public function keeps."""
+    price = reference.lookups().price
+    words = title_tokens(fresh["title"].tolist())[0].presence().tocsr()
+    q = price._query(words)
+    query = sp.csr_matrix((q.data, q.indices, q.indptr), shape=(q.indptr.size - 1, price.index.shape[0]))
+    public = sp_matmul_topn(query, price.index, top_n=3 * price.knn_k, sort=True)
+    dense = _dense_similarities(price, words)
+    indptr, columns, sims, _ = price_given_title._top_others(q, price._index_arrays, 3 * price.knn_k, 3 * price.knn_k)
+    for row in range(query.shape[0]):
+        start, end = public.indptr[row], public.indptr[row + 1]
+        keep = public.data[start:end] < SELF_SIMILARITY
+        theirs = public.data[start:end][keep]
+        ours, our_cols = sims[indptr[row] : indptr[row + 1]], columns[indptr[row] : indptr[row + 1]]
+        assert ours.size >= theirs.size  # a row its own-word titles crowded is searched again
+        np.testing.assert_array_equal(ours[: theirs.size], theirs)
+        np.testing.assert_allclose(dense[row, our_cols], ours, rtol=0, atol=1e-12)  # ties: either title
 
 
 def test_one_row_and_a_batch_give_the_same_prediction(reference: DriftReference, fresh: pd.DataFrame) -> None:
@@ -127,11 +184,7 @@ def test_common_words_that_do_not_tell_prices_apart_leave_the_neighbour_search()
     postings = np.diff(lookup.index.indptr)
     assert postings[token("pack")] == 0 and postings[token("tv")] == tv.sum()
     # to the search, a title with the dropped word is the same title without it
-    query = title_tokens(["tv model7 pack"])[0].presence().tocsr()
-    weights = query.data * lookup.idf[query.indices]
-    sims = lookup._similarities(
-        np.zeros(query.nnz, dtype=np.int64), query.indices, weights / np.linalg.norm(weights), 1
-    )[0]
+    sims = _dense_similarities(lookup, title_tokens(["tv model7 pack"])[0].presence().tocsr())[0]
     same = [i for i, t in enumerate(titles) if t in ("tv model7", "tv model7 pack")]
     assert same and np.allclose(sims[same], 1.0)
     assert np.delete(sims, same).max() < 0.99  # "cable model7": the model number only

@@ -25,10 +25,12 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from sparse_dot_topn.lib import _sparse_dot_topn_core as _topn_core
 
 from features.sparse_rows import row_positions
 from pyfunc_model.drift.encoding import decode_array, encode_array
@@ -242,42 +244,54 @@ class PriceLookup:
         return knn, best, own
 
     def _search(self, words: sp.csr_matrix | TokenRows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_neighbours` by search: dense similarity blocks over the index's posting lists."""
+        """:meth:`_neighbours` by search (:meth:`neighbour_lists`): the similarity-weighted mean log
+        price of each row's neighbours; a row with none gets 0 and similarity 0 (the ridge alone
+        prices it: the blend weight of the neighbours is 0 there)."""
+        indptr, columns, sims, own = self.neighbour_lists(words)
+        n = indptr.size - 1
+        row_of = np.repeat(np.arange(n), np.diff(indptr))
+        w = np.maximum(sims, 1e-3) ** 4
+        total = np.bincount(row_of, weights=w, minlength=n)
+        priced = np.bincount(row_of, weights=w * self.index_price[columns], minlength=n)
+        knn = np.divide(priced, total, out=np.zeros(n), where=total > 0)
+        best = np.zeros(n)
+        found = np.diff(indptr) > 0
+        best[found] = sims[indptr[:-1][found]]
+        return knn, best, own
+
+    def neighbour_lists(
+        self, words: sp.csr_matrix | TokenRows
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's nearest training titles by cosine similarity of tf-idf rows, most similar
+        first, at most :attr:`knn_k` of them, the row's own title left out (CSR-like
+        ``indptr``, training-title ``columns`` and ``sims``), and the training title each row
+        repeats (``own``, -1 if none: the most similar title at :data:`SELF_SIMILARITY`, the
+        lowest index among equals).
+
+        One sparse product that keeps the top entries of each row (sparse_dot_topn, compiled):
+        the cost follows the query words' posting lists, not rows x training titles, and no
+        dense block is built. Titles at :data:`SELF_SIMILARITY` (the row's own, or a training
+        title with the same words) never count; a row with more of them than the product kept
+        is searched again with room for them. Among equally similar titles at the k-th place,
+        which one is kept is the library's choice (the same for a title alone or in a batch)."""
+        k = min(self.knn_k, self.index.shape[1])
+        return _top_others(self._query(words), self._index_arrays, k, room=2 * k)
+
+    def _query(self, words: sp.csr_matrix | TokenRows) -> _Rows:
+        """Each row's l2-normalised tf-idf, as the index's titles are."""
         n = words.shape[0]
         row_of = np.repeat(np.arange(n), np.diff(words.indptr))
         ids, data = words.indices, words.data.astype("float64")
-        query = data * self.idf[ids]  # l2-normalised tf-idf of each row
+        query = data * self.idf[ids]
         norms = np.sqrt(np.bincount(row_of, weights=query * query, minlength=n).astype("float64", copy=False))
         query /= np.where(norms > 0, norms, 1.0)[row_of]
-        best = np.zeros(n)
-        knn = np.zeros(n)
-        own = np.full(n, -1)  # the training title a row repeats, if any
-        k = min(self.knn_k, self.index.shape[1])
-        for lo in range(0, n, 128):  # dense similarity blocks of at most 128 x training titles
-            hi = min(lo + 128, n)
-            part = slice(words.indptr[lo], words.indptr[hi])
-            sims = self._similarities(row_of[part] - lo, ids[part], query[part], hi - lo)
-            first = sims.argmax(axis=1)
-            repeats = sims[np.arange(sims.shape[0]), first] >= SELF_SIMILARITY
-            own[lo:hi][repeats] = first[repeats]
-            if repeats.any():  # only a row whose best match is its own title holds such entries
-                again = np.flatnonzero(repeats)
-                block = sims[again]
-                block[block >= SELF_SIMILARITY] = 0.0
-                sims[again] = block
-            top, s = _top_k(sims, k)
-            w = np.maximum(s, 1e-3) ** 4
-            knn[lo:hi] = (w * self.index_price[top]).sum(axis=1) / w.sum(axis=1)
-            best[lo:hi] = s[:, 0]
-        return knn, best, own
+        return _Rows(np.asarray(words.indptr, dtype=np.int32), np.asarray(ids, dtype=np.int32), query)
 
-    def _similarities(self, rows: np.ndarray, tokens: np.ndarray, weights: np.ndarray, m: int) -> np.ndarray:
-        """Dense ``m`` x training-titles cosine similarities: each query token adds its posting list."""
-        titles = self.index.shape[1]
-        offsets, lengths = row_positions(self.index.indptr, tokens)
-        flat = np.repeat(rows * titles, lengths) + self.index.indices[offsets]
-        values = self.index.data[offsets] * np.repeat(weights, lengths)
-        return np.bincount(flat, weights=values, minlength=m * titles).astype("float64", copy=False).reshape(m, titles)
+    @cached_property
+    def _index_arrays(self) -> _Rows:
+        """The index as the compiled product reads it (int32 positions), converted once."""
+        index = self.index
+        return _Rows(index.indptr.astype(np.int32), index.indices.astype(np.int32), index.data, index.shape[1])
 
     @classmethod
     def fit(
@@ -389,21 +403,76 @@ class PriceLookup:
         )
 
 
-def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Columns and values of each row's ``k`` largest entries, largest first; overwrites them in ``sims``.
+class _Rows(NamedTuple):
+    """CSR rows as plain arrays: what the compiled top-n product takes (no scipy matrix to build)."""
 
-    ``k`` passes of ``argmax``: on a block of similarities, most of them equal (zero), numpy's
-    ``argpartition`` (introselect) took ten times as long (7.3 ms against 0.7 ms for 100 x 8,700).
-    Ties at the k-th place may resolve differently from it (its order among ties is unspecified).
-    """
-    rows = np.arange(sims.shape[0])
-    top = np.empty((sims.shape[0], k), dtype=np.intp)
-    values = np.empty((sims.shape[0], k))
-    for j in range(k):
-        top[:, j] = column = sims.argmax(axis=1)
-        values[:, j] = sims[rows, column]
-        sims[rows, column] = -np.inf
-    return top, values
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    columns: int = TOKEN_FEATURES
+
+
+def _top_others(query: _Rows, index: _Rows, k: int, room: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`PriceLookup.neighbour_lists` for the rows of ``query``: the product keeps ``room``
+    entries per row; rows whose titles at :data:`SELF_SIMILARITY` left fewer than ``k`` others
+    while filling it are searched again with four times the room.
+
+    sparse_dot_topn's compiled function is called directly: its public wrapper copies the
+    index's position arrays on every call (about 40 us, three times the product for one title).
+    ``tests/drift/test_price_lookup.py`` checks it against the public function."""
+    m = query.indptr.size - 1
+    own = np.full(m, -1)
+    if m == 0 or k == 0 or query.indices.size == 0:
+        return np.zeros(m + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0), own
+    sims, columns, starts = _topn_core.sp_matmul_topn_sorted(
+        room,
+        m,
+        index.columns,
+        None,
+        1.0,
+        *(query.data, query.indptr, query.indices),
+        *(index.data, index.indptr, index.indices),
+    )
+    sizes = np.diff(starts)
+    row_of = np.repeat(np.arange(m), sizes)
+    first = starts[:-1]
+    same = sims >= SELF_SIMILARITY
+    if same.any():  # the repeated title: the lowest index among the row's most similar ones
+        at = same & (sims == sims[first[row_of]])
+        lowest = np.full(m, np.iinfo(np.int64).max)
+        np.minimum.at(lowest, row_of[at], columns[at])
+        own = np.where(lowest < np.iinfo(np.int64).max, lowest, -1)
+        others = ~same
+        before = np.cumsum(others) - others  # others ahead of each entry, over all rows
+        kept = others & (before - before[first[row_of]] < k)
+        short = (np.bincount(row_of[others], minlength=m) < k) & (sizes == room)
+    else:  # sorted rows of at most room >= k entries: the first k of each
+        kept = np.arange(sims.size) - first[row_of] < k
+        short = np.zeros(m, dtype=bool)
+    if not short.any():
+        rows, columns, sims = row_of[kept], columns[kept], sims[kept]
+    else:
+        again = np.flatnonzero(short)
+        kept &= ~short[row_of]
+        sub = _Rows(*_subset(query, again))
+        a_indptr, a_columns, a_sims, a_own = _top_others(sub, index, k, room * 4)
+        own[again] = a_own
+        rows = np.concatenate([row_of[kept], np.repeat(again, np.diff(a_indptr))])
+        order = np.argsort(rows, kind="stable")
+        columns = np.concatenate([columns[kept], a_columns])[order]
+        sims = np.concatenate([sims[kept], a_sims])[order]
+        rows = rows[order]
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=m), out=indptr[1:])
+    return indptr, columns.astype(np.int64, copy=False), sims, own
+
+
+def _subset(rows: _Rows, which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of the listed rows."""
+    at, sizes = row_positions(rows.indptr, which)
+    indptr = np.zeros(which.size + 1, dtype=np.int32)
+    np.cumsum(sizes, out=indptr[1:])
+    return indptr, rows.indices[at], rows.data[at]
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray, default: float = 0.0) -> np.ndarray:
