@@ -11,8 +11,12 @@ venv, see ``bench/requirements-peers.txt`` and ``bench/drift_peers.py``) on the 
 at their defaults and at a threshold matched to the false-alarm budget on the same null batches,
 each in two configurations (``PEER_CONFIGS``: with and without the brand as a categorical
 column). Ours is shown as the drift verdict alone and with its completeness alerts (a field sent
-less often than in training: reported, never a verdict). Data drift only: no model confidences
-enter the curves (the peers see none either).
+less often than in training: reported, never a verdict): data drift only, the peers see the same
+fields. With ``--model-uri`` two more columns: ours as deployed ("ours + model": the same
+monitor given the primary's confidences and predicted classes, so its concept tests run too: the
+confidence and the predicted category mix), and the peers given the model's output as well (the
+``-brand +pred`` configuration: the predicted category as one more categorical column, training
+rows' predictions as its reference).
 Prints one table measured in this run.
 """
 
@@ -113,10 +117,33 @@ def draw(pool: pd.DataFrame, n: int, rng: np.random.Generator) -> pd.DataFrame:
     return pool.iloc[rng.choice(len(pool), size=n, replace=False)].reset_index(drop=True)
 
 
-def peer_table(prepared: pd.DataFrame) -> pd.DataFrame:
+def peer_table(prepared: pd.DataFrame, predicted: np.ndarray | None = None) -> pd.DataFrame:
     out = prepared[["price", "rating", "reviews_count", "brand", "subcategory"]].copy()
     out["title_chars"] = prepared["title"].fillna("").astype(str).str.strip().str.len()
-    return out[PEER_NUMERIC + ["brand", "subcategory"]]
+    extra = []
+    if predicted is not None:
+        out["predicted"] = np.asarray(predicted).astype(str)
+        extra = ["predicted"]
+    return out[PEER_NUMERIC + ["brand", "subcategory", *extra]]
+
+
+class PrimaryOutputs:
+    """The primary's confidence and predicted class index per row of a raw batch, as ``predict``
+    computes them before any routing (what the monitor's concept tests read)."""
+
+    def __init__(self, model_uri: str) -> None:
+        import mlflow.pyfunc
+
+        self.model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
+
+    def __call__(self, raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        from features.prepared import prepare_input
+
+        columns = prepare_input(raw.drop(columns=LABEL, errors="ignore")).columns
+        X, _ = self.model._features(columns)
+        proba, _ = self.model._primary(X, len(raw), len(self.model.classes))
+        conf = proba.max(axis=1)
+        return conf, np.where(np.isfinite(conf), np.nan_to_num(proba, nan=-1.0).argmax(axis=1), -1)
 
 
 def make_batches(
@@ -134,9 +161,11 @@ def make_batches(
     return out
 
 
-def run_peers(reference: pd.DataFrame, tables: list[pd.DataFrame], categorical: list[str]) -> dict[str, list[dict]]:
+def run_peers(
+    reference: pd.DataFrame, tables: list[pd.DataFrame], categorical: list[str], columns: list[str]
+) -> dict[str, list[dict]]:
     """Peers on the same batches, in their venv, seeing ``categorical`` beside the numeric
-    columns; {peer: [result per batch]}."""
+    columns (``columns``: those two, the only ones written out); {peer: [result per batch]}."""
     if not PEERS_PYTHON.exists():
         raise SystemExit(
             f"peers' venv missing: python -m venv {PEERS_PYTHON.parent.parent} && "
@@ -144,8 +173,9 @@ def run_peers(reference: pd.DataFrame, tables: list[pd.DataFrame], categorical: 
         )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        reference.to_csv(folder / "reference.csv", index=False)
-        pd.concat([t.assign(batch=str(i)) for i, t in enumerate(tables)]).to_csv(folder / "batches.csv", index=False)
+        reference[columns].to_csv(folder / "reference.csv", index=False)
+        batches = pd.concat([t[columns].assign(batch=str(i)) for i, t in enumerate(tables)])
+        batches.to_csv(folder / "batches.csv", index=False)
         (folder / "columns.json").write_text(json.dumps({"numeric": PEER_NUMERIC, "categorical": categorical}))
         subprocess.run([str(PEERS_PYTHON), str(HERE / "drift_peers.py"), str(folder)], check=True)
         raw = json.loads((folder / "peers.json").read_text())
@@ -160,9 +190,11 @@ def delay(
     seed: int,
     make_after: Callable[[np.random.Generator], pd.DataFrame] | None,
     cap: int = 3000,
+    outputs: PrimaryOutputs | None = None,
 ) -> tuple[list[int], float, int]:
     """Single-row traffic after a change: rows until the window flags (cap if never); without a
-    change (``make_after`` None) the share of single-row verdicts that flagged and the tests run."""
+    change (``make_after`` None) the share of single-row verdicts that flagged and the tests run.
+    ``outputs``: the model's confidences and predicted classes go with each row (concept tests)."""
     rng = np.random.default_rng(seed)
     lookups = reference.lookups()
     out, flagged, checks, tests = [], 0, 0, 0
@@ -170,15 +202,21 @@ def delay(
         monitor = DriftMonitor(reference, window_size=window)
         # per-row values of single rows do not depend on their neighbours: computed for the whole
         # stream at once, with every title's price residual (as one row per request would get)
-        warm = build_summary(ProductFeatures.prepare(draw(pool, window, rng).drop(columns=LABEL)), lookups, None)
-        monitor._ring.append(warm.table, warm.tokens, np.full(window, np.nan))  # pre-change traffic fills it
-        after = make_after(rng) if make_after is not None else draw(pool, len(pool), rng)
-        prepared = ProductFeatures.prepare(after.drop(columns=LABEL, errors="ignore").head(cap))
+        before = draw(pool, window, rng)
+        warm = build_summary(ProductFeatures.prepare(before.drop(columns=LABEL)), lookups, None)
+        conf, pred = outputs(before) if outputs else (np.full(window, np.nan), np.full(window, -1))
+        monitor._ring.append(warm.table, warm.tokens, conf, pred)  # pre-change traffic fills it
+        after = (make_after(rng) if make_after is not None else draw(pool, len(pool), rng)).head(cap)
+        prepared = ProductFeatures.prepare(after.drop(columns=LABEL, errors="ignore"))
         summary = build_summary(prepared, lookups, None)
+        conf, pred = outputs(after) if outputs else (None, None)
         first = None
         for i in range(len(prepared)):
             one = type(summary)(summary.table[i : i + 1], summary.tokens[i : i + 1])
-            verdict = monitor.check(None, None, summary=one)
+            if outputs:
+                verdict = monitor.check(None, conf[i : i + 1], summary=one, predicted=pred[i : i + 1])
+            else:
+                verdict = monitor.check(None, None, summary=one)
             tests += not verdict.details.get("reused", False)
             flagged, checks = flagged + verdict.drifted, checks + 1
             if verdict.drifted and first is None:
@@ -227,10 +265,9 @@ def main() -> None:
     frame, _ = load_products(args.data)
     train, pool = title_group_split(frame, test_size=0.2, seed=42)
     t0 = time.perf_counter()
-    if args.model_uri:
-        import mlflow.pyfunc
-
-        reference = mlflow.pyfunc.load_model(args.model_uri).unwrap_python_model().drift_reference
+    outputs = PrimaryOutputs(args.model_uri) if args.model_uri else None
+    if outputs:
+        reference = outputs.model.drift_reference
         source = f"the model's own reference ({args.model_uri})"
     else:
         reference = build_reference(ProductFeatures.prepare(train.drop(columns=LABEL)), np.array([]))
@@ -247,14 +284,24 @@ def main() -> None:
     # a field sent less often is a completeness alert (metric, log line, alert rule), never a drift
     # verdict: counted here as the operator would see it, beside the verdict alone
     alerted = [v.drifted or bool(v.details["completeness_flagged"]) for v in checked]
-    reference_table = peer_table(ProductFeatures.prepare(train.drop(columns=LABEL)))
-    tables = [peer_table(p) for p in prepared]
+    verdicts: dict[str, list[bool]] = {"ours": ours, "ours + completeness": alerted}
+    configs = dict(PEER_CONFIGS)
+    if outputs:
+        answers = [outputs(b) for _, _, b in batches]
+        deployed = DriftMonitor(reference, false_alarm_budget=BUDGET)
+        with_model = [deployed.check(p, c, predicted=y) for p, (c, y) in zip(prepared, answers, strict=True)]
+        verdicts["ours + model"] = [v.drifted or bool(v.details["completeness_flagged"]) for v in with_model]
+        reference_table = peer_table(ProductFeatures.prepare(train.drop(columns=LABEL)), outputs(train)[1])
+        tables = [peer_table(p, y) for p, (_, y) in zip(prepared, answers, strict=True)]
+        configs["-brand +pred"] = ["subcategory", "predicted"]
+    else:
+        reference_table = peer_table(ProductFeatures.prepare(train.drop(columns=LABEL)))
+        tables = [peer_table(p) for p in prepared]
     keys = [(f, s) for f, s, _ in batches]
     null = [i for i, k in enumerate(keys) if k[0] == "null"]
-    verdicts: dict[str, list[bool]] = {"ours": ours, "ours + completeness": alerted}
     matched_at: list[str] = []
-    for config, categorical in PEER_CONFIGS.items():
-        peers = run_peers(reference_table, tables, categorical)
+    for config, categorical in configs.items():
+        peers = run_peers(reference_table, tables, categorical, PEER_NUMERIC + categorical)
         alibi_thr = float(np.quantile([peers["alibi"][i]["min_p"] for i in null], BUDGET))
         ev_thr = float(np.quantile([peers["evidently"][i]["max_ratio"] for i in null], 1 - BUDGET))
         verdicts[f"alibi {config}"] = [r["drift"] for r in peers["alibi"]]
@@ -285,8 +332,9 @@ def main() -> None:
         idx = [i for i, k in enumerate(keys) if k == (f, s)]
         rates = {n: float(np.mean([verdicts[n][i] for i in idx])) for n in names}
         best_peer = max(rates[n] for n in matched)
-        mine = max(rates["ours"], rates["ours + completeness"])
-        ok = rates["ours + completeness"] <= BUDGET if f == "null" else mine >= best_peer
+        ours_all = [n for n in names if n.startswith("ours")]
+        mine = max(rates[n] for n in ours_all)
+        ok = mine <= BUDGET if f == "null" else mine >= best_peer
         wins.append(ok) if f != "null" else None
         label = "false alarms" if f == "null" else f
         print(
@@ -308,9 +356,11 @@ def main() -> None:
     print(f"\nsingle-row traffic, window of {window} rows pre-filled with in-distribution rows:")
     print(f"{'change':<26}{'runs':>6}{'median delay':>14}{'p90 delay':>11}{'never':>7}")
     for i, (name, make) in enumerate(streams):
-        d, _, _ = delay(reference, pool, window, args.delay_runs, args.seed + 10 + i, make)
+        d, _, _ = delay(reference, pool, window, args.delay_runs, args.seed + 10 + i, make, outputs=outputs)
         print(f"{name:<26}{len(d):>6}{np.median(d):>14.0f}{np.quantile(d, 0.9):>11.0f}{sum(x >= 3000 for x in d):>7}")
-    d, share, tests = delay(reference, pool, window, args.stream_runs, args.seed + 20, None, cap=len(pool))
+    d, share, tests = delay(
+        reference, pool, window, args.stream_runs, args.seed + 20, None, cap=len(pool), outputs=outputs
+    )
     print(
         f"no change: {args.stream_runs} streams of {len(pool)} single rows: {share:.2%} of single-row verdicts "
         f"flagged ({tests} window tests run; target <= {BUDGET:.0%})"

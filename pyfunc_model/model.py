@@ -138,7 +138,9 @@ class ProductClassifierModel(mlflow.pyfunc.PythonModel):
         summary = summary_of()
         row_reasons = flags.merged(ood_flags(columns, self.drift_reference, summary, sent))
         confidence = primary_proba.max(axis=1)  # NaN where the primary gave nothing: not a "collapse"
-        verdict = self.monitor.check(view, confidence, summary=summary)
+        answered = np.isfinite(confidence)
+        predicted = np.where(answered, np.nan_to_num(primary_proba, nan=-1.0).argmax(axis=1), -1)
+        verdict = self.monitor.check(view, confidence, summary=summary, predicted=predicted)
         self.observer.drift_checked(verdict)
 
         start, reasons = self._routes(n, primary_proba, primary_problem, row_reasons, verdict, opts)

@@ -160,7 +160,18 @@ def _coarse_shares(buckets: np.ndarray, n_bits: int) -> dict[str, list[float]]:
     return out
 
 
-def _confidence_ref(conf: np.ndarray, correct: np.ndarray | None, low_q: float) -> ConfidenceRef:
+def _confidence_ref(
+    conf: np.ndarray,
+    correct: np.ndarray | None,
+    low_q: float,
+    predicted: np.ndarray | None = None,
+    n_classes: int = 0,
+) -> ConfidenceRef:
+    """``predicted``: each validation row's predicted class index (its counts are the reference of
+    the predicted category mix test)."""
+    if predicted is not None:
+        predicted = np.asarray(predicted, dtype=np.int64)
+        counts = np.bincount(predicted[predicted >= 0], minlength=n_classes).astype("float64").tolist()
     conf = np.asarray(conf, dtype="float64")
     conf = conf[np.isfinite(conf)]
     low = float(np.quantile(conf, low_q)) if conf.size else 0.0
@@ -176,6 +187,8 @@ def _confidence_ref(conf: np.ndarray, correct: np.ndarray | None, low_q: float) 
         ref.calib_conf = [float(conf[c].mean()) for c in chunks]
         ref.calib_acc = [float(correct[c].mean()) for c in chunks]
         ref.val_accuracy = float(correct.mean())
+    if predicted is not None and sum(counts):
+        ref.predicted_counts = counts
     return ref
 
 
@@ -309,9 +322,9 @@ def build_reference(
     val_confidence: np.ndarray,
     val_correct: np.ndarray | None = None,
     class_prior: dict[str, float] | None = None,
-    predicted_mix: dict[str, float] | None = None,
     *,
-    profile_confidence: dict[str, tuple[np.ndarray, np.ndarray | None]] | None = None,
+    profile_confidence: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] | None = None,
+    val_predicted: np.ndarray | None = None,
     brand_sent: np.ndarray | None = None,
     n_folds: int = 5,
     settings: dict[str, float] | None = None,
@@ -322,7 +335,9 @@ def build_reference(
 ) -> DriftReference:
     """Reference statistics and calibrated thresholds from the prepared training frame and
     validation confidences (``val_correct``: whether each validation prediction was right).
-    ``profile_confidence``: the same for the other input profiles (``pyfunc_model.drift.profiles``),
+    ``val_predicted``: each validation row's predicted class index (the predicted category mix's
+    reference; classes in ``class_prior``'s order). ``profile_confidence``: (confidences,
+    correctness, predicted classes) for the other input profiles (``pyfunc_model.drift.profiles``),
     e.g. the validation rows' title-only copies, so that their traffic is judged against its own kind.
     ``brand_sent``: training rows whose brand was in the data (not derived from the title); when
     the data had brands, the reference keeps only those (``drift.profiles.drift_view``).
@@ -362,7 +377,8 @@ def build_reference(
         table[held], tokens[held] = part.table, part.tokens
     summary = RowSummary(table=table, tokens=tokens)
 
-    confidence = _confidence_ref(val_confidence, val_correct, cfg["low_confidence_quantile"])
+    n_classes = len(class_prior or {})
+    confidence = _confidence_ref(val_confidence, val_correct, cfg["low_confidence_quantile"], val_predicted, n_classes)
     price = np.expm1(inputs.log_price)
     price = price[np.isfinite(price) & (price > 0)]
     price_range = np.quantile(price, [0.001, 0.999]).tolist() if price.size else [0.0, float("inf")]
@@ -389,10 +405,9 @@ def build_reference(
         )
         reference.calibration = calibrate(summary, splits, fold_reference, chunks=calibration_chunks, seed=seed)
     reference.class_prior = class_prior
-    reference.predicted_mix = predicted_mix
     reference.confidence_profiles = {
-        name: _confidence_ref(conf, correct, cfg["low_confidence_quantile"])
-        for name, (conf, correct) in (profile_confidence or {}).items()
+        name: _confidence_ref(conf, correct, cfg["low_confidence_quantile"], *predicted[:1], n_classes)
+        for name, (conf, correct, *predicted) in (profile_confidence or {}).items()
     }
     return reference
 

@@ -147,8 +147,13 @@ def fit_model(
         val_proba.argmax(axis=1) == y[plain_valid],
         class_prior={str(k): float(v) for k, v in prior.items()},
         profile_confidence={
-            TITLE_ONLY: (valid_proba[copies].max(axis=1), valid_proba[copies].argmax(axis=1) == y[valid_rows[copies]])
+            TITLE_ONLY: (
+                valid_proba[copies].max(axis=1),
+                valid_proba[copies].argmax(axis=1) == y[valid_rows[copies]],
+                valid_proba[copies].argmax(axis=1),
+            )
         },
+        val_predicted=val_proba.argmax(axis=1),
         brand_sent=sent_mask(train_df, "brand"),
         calibration_chunks=CALIBRATION_CHUNKS if drift_thresholds else 0,
     )

@@ -424,25 +424,72 @@ def _confidence_tests(ref: DriftReference, cref: ConfidenceRef, conf: np.ndarray
     ]
 
 
-def concept_tests(ref: DriftReference, table: np.ndarray, conf: np.ndarray) -> list[CheckResult]:
-    """The confidence tests of each input profile against that profile's reference rows."""
+#: The predicted category mix test pools the classes a sample would see fewer than this many
+#: times (by the reference's shares) into one cell: the chi-square's p-value holds from ~5 expected.
+MIX_MIN_EXPECTED = 5.0
+
+
+def predicted_mix_test(cref: ConfidenceRef, predicted: np.ndarray, name: str) -> list[CheckResult]:
+    """Whether the rows' predicted categories are mixed as the reference rows' of the same input
+    profile: a two-sample chi-square of the class counts (both samples' noise counted), the
+    classes expected fewer than :data:`MIX_MIN_EXPECTED` times in the rows pooled into one cell.
+
+    A share of the traffic coming from a few categories (a new seller's catalogue, a promotion)
+    moves the predictions' mix before any input field's own distribution shows it clearly; it is
+    the model's output, so like the confidence it is concept evidence: flagged, never a reason
+    to reroute."""
+    predicted = predicted[predicted >= 0]
+    n = predicted.size
+    if n < MIN_VALUES or not cref.predicted_counts:
+        return []
+    ref = np.asarray(cref.predicted_counts, dtype="float64")
+    counts = np.bincount(predicted, minlength=ref.size)[: ref.size].astype("float64")
+    big = n * ref / ref.sum() >= MIX_MIN_EXPECTED
+    cells = np.vstack([np.append(counts[big], counts[~big].sum()), np.append(ref[big], ref[~big].sum())])
+    cells = cells[:, cells.sum(axis=0) > 0]
+    if cells.shape[1] < 2:
+        return []
+    expected = cells.sum(axis=0) * cells.sum(axis=1, keepdims=True) / cells.sum()
+    stat = float(np.sum((cells - expected) ** 2 / expected))
+    p = float(special.chdtrc(cells.shape[1] - 1, stat))
+    return [CheckResult(name, "category", "chi2_two_sample", stat, p, 0.0, n, "concept")]
+
+
+def concept_tests(
+    ref: DriftReference, table: np.ndarray, conf: np.ndarray, predicted: np.ndarray | None = None
+) -> list[CheckResult]:
+    """The confidence tests, and the predicted category mix test where ``predicted`` (class
+    indices, -1 where the primary gave none) is given, of each input profile against that
+    profile's reference rows."""
     out: list[CheckResult] = []
     for name, cref, rows in profile_masks(ref, table):
         out += _confidence_tests(ref, cref, conf[rows], "confidence" if name == FULL else f"confidence_{name}")
+        if predicted is not None:
+            mix = "predicted:category_mix" if name == FULL else f"predicted_{name}:category_mix"
+            out += predicted_mix_test(cref, predicted[rows], mix)
     return out
 
 
 def run_tests(
-    ref: DriftReference, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray | None, alpha: float
+    ref: DriftReference,
+    table: np.ndarray,
+    tokens: np.ndarray,
+    conf: np.ndarray | None,
+    alpha: float,
+    predicted: np.ndarray | None = None,
 ) -> list[CheckResult]:
-    """All tests for one batch/window, decided so that ``alpha`` is the family-wise false-alarm rate."""
+    """All tests for one batch/window, decided so that ``alpha`` is the family-wise false-alarm
+    rate. ``predicted``: each row's predicted class index (-1: none), read with ``conf``."""
     large_n = int(ref.settings["large_n"])
     if regime(ref, table.shape[0]) == CALIBRATED_SAMPLE:
         rows = large_sample(table, tokens, large_n)
-        table, tokens, conf = table[rows], tokens[rows], None if conf is None else conf[rows]
+        table, tokens = table[rows], tokens[rows]
+        conf = None if conf is None else conf[rows]
+        predicted = None if predicted is None else predicted[rows]
     n = table.shape[0]
     large = n > large_n
-    results = [*data_tests(ref, table, tokens, large), *(concept_tests(ref, table, conf) if conf is not None else [])]
+    concept = concept_tests(ref, table, conf, predicted) if conf is not None else []
+    results = [*data_tests(ref, table, tokens, large), *concept]
     decide(results, n, alpha, None if large else calibration_of(ref))
     return results
 
@@ -536,6 +583,7 @@ __all__ = [
     "decide",
     "estimated_accuracy",
     "normal_score",
+    "predicted_mix_test",
     "run_tests",
     "test_weight",
     "weighted_scores",

@@ -66,21 +66,23 @@ class _Ring:
         self.table = np.empty((capacity, len(COLUMNS)))
         self.tokens = np.empty((capacity, TEXT_BUCKETS), dtype=np.uint8)
         self.conf = np.empty(capacity)
+        self.predicted = np.empty(capacity, dtype=np.int64)
         self.size = 0
         self.head = 0  # next write position
 
-    def append(self, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray) -> None:
+    def append(self, table: np.ndarray, tokens: np.ndarray, conf: np.ndarray, predicted: np.ndarray) -> None:
         if table.shape[0] >= self.capacity:
-            table, tokens, conf = table[-self.capacity :], tokens[-self.capacity :], conf[-self.capacity :]
+            keep = slice(-self.capacity, None)
+            table, tokens, conf, predicted = table[keep], tokens[keep], conf[keep], predicted[keep]
         idx = (self.head + np.arange(table.shape[0])) % self.capacity
-        self.table[idx], self.tokens[idx], self.conf[idx] = table, tokens, conf
+        self.table[idx], self.tokens[idx], self.conf[idx], self.predicted[idx] = table, tokens, conf, predicted
         self.head = int((self.head + table.shape[0]) % self.capacity)
         self.size = min(self.size + table.shape[0], self.capacity)
 
-    def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def ordered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Copies of the held rows, oldest first."""
         idx = (self.head - self.size + np.arange(self.size)) % self.capacity
-        return self.table[idx], self.tokens[idx], self.conf[idx]
+        return self.table[idx], self.tokens[idx], self.conf[idx], self.predicted[idx]
 
 
 class DriftMonitor:
@@ -116,7 +118,7 @@ class DriftMonitor:
         #: each window scale's last test: (rows received then, rows tested, verdict, its tests)
         self._scales: dict[str, tuple[int, int, DriftVerdict, list[CheckResult]]] = {}
         #: small requests received since the last window test, summarised at the next one
-        self._pending: list[tuple[PreparedColumns, np.ndarray]] = []
+        self._pending: list[tuple[PreparedColumns, np.ndarray, np.ndarray]] = []
         self._received = 0
 
     @property
@@ -125,7 +127,7 @@ class DriftMonitor:
         return min(self._ring.size + self._pending_rows(), self._ring.capacity)
 
     def _pending_rows(self) -> int:
-        return sum(conf.size for _, conf in self._pending)
+        return sum(conf.size for _, conf, _ in self._pending)
 
     def summarize_request(self, prepared: PreparedColumns, n: int) -> RowSummary:
         """What a request of ``n`` rows needs summarised now: everything from ``min_batch`` rows
@@ -139,6 +141,7 @@ class DriftMonitor:
         prepared: PreparedColumns | None,
         confidence: np.ndarray | None,
         summary: RowSummary | None = None,
+        predicted: np.ndarray | None = None,
     ) -> DriftVerdict:
         """Thread-safe. Batches >= min_batch rows are tested on their own; smaller ones join the
         sliding window, which is tested once it holds >= min_batch rows.
@@ -146,7 +149,8 @@ class DriftMonitor:
         ``summary`` may be passed when the caller already computed it (e.g. for OOD reasons);
         ``prepared`` is then not read, unless the summary is partial (:meth:`summarize_request`):
         a small request's rows are then kept and summarised with the next window test.
-        ``confidence`` None skips the concept-drift tests.
+        ``confidence`` None skips the concept-drift tests; ``predicted`` (each row's predicted
+        class index, -1 where the primary gave none) adds the predicted category mix test to them.
         """
         if summary is None or (not summary.complete and len(summary) >= self.min_batch):
             if prepared is None:
@@ -158,15 +162,20 @@ class DriftMonitor:
         conf = np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype="float64").reshape(-1)
         if conf.size != n:
             raise ValueError(f"confidence has {conf.size} values for {n} rows")
+        pred = np.full(n, -1, dtype=np.int64) if predicted is None else np.asarray(predicted, dtype=np.int64)
+        pred = pred.reshape(-1)
+        if pred.size != n:
+            raise ValueError(f"predicted has {pred.size} values for {n} rows")
         if n >= self.min_batch:
-            return _detailed(*self._decide(summary.table, summary.tokens, conf, "batch", confidence is not None))
+            verdict = self._decide(summary.table, summary.tokens, conf, pred, "batch", confidence is not None)
+            return _detailed(*verdict)
         with self._lock:
             capacity = self._ring.capacity
             if summary.complete:
                 self._flush_pending()  # arrival order
-                self._ring.append(summary.table, summary.tokens, conf)
+                self._ring.append(summary.table, summary.tokens, conf, pred)
             else:
-                self._pending.append((prepared, conf))  # type: ignore[arg-type]
+                self._pending.append((prepared, conf, pred))  # type: ignore[arg-type]
             self._received += n
             held, received = min(self._ring.size + self._pending_rows(), capacity), self._received
             every = self.retest_every if self.retest_every is not None else max(1, capacity // 100)
@@ -197,13 +206,20 @@ class DriftMonitor:
         """Summarise the kept small requests in one pass and add them to the window (lock held)."""
         if not self._pending:
             return
-        parts, confs = zip(*self._pending, strict=True)
+        parts, confs, preds = zip(*self._pending, strict=True)
         self._pending = []
         summary = summarize(concat_columns(list(parts)), self.reference, max_residual_titles=None)
-        self._ring.append(summary.table, summary.tokens, np.concatenate(confs))
+        self._ring.append(summary.table, summary.tokens, np.concatenate(confs), np.concatenate(preds))
 
     def _test_window(
-        self, table: np.ndarray, tokens: np.ndarray, wconf: np.ndarray, held: int, received: int = 0, every: int = 1
+        self,
+        table: np.ndarray,
+        tokens: np.ndarray,
+        wconf: np.ndarray,
+        wpred: np.ndarray,
+        held: int,
+        received: int = 0,
+        every: int = 1,
     ) -> DriftVerdict:
         """Test the whole window, its most recent fifth and its newest rows; report the strongest
         evidence. Each scale gets an equal share of the budget, so their union keeps it. A scale
@@ -217,7 +233,7 @@ class DriftMonitor:
             if newest < recent:
                 scales["newest"] = newest
         if len(scales) == 1:
-            return _detailed(*self._decide(table, tokens, wconf, "window", has_conf))
+            return _detailed(*self._decide(table, tokens, wconf, wpred, "window", has_conf))
         share = 1.0 / len(scales)
         decided = {}
         for name, n in scales.items():
@@ -225,7 +241,7 @@ class DriftMonitor:
             if last is not None and last[1] == n and 0 <= received - last[0] < max(every, int(RETEST_SHARE * n)):
                 decided[name] = last[2], last[3]
                 continue
-            decided[name] = self._decide(table[-n:], tokens[-n:], wconf[-n:], "window", has_conf, share)
+            decided[name] = self._decide(table[-n:], tokens[-n:], wconf[-n:], wpred[-n:], "window", has_conf, share)
             self._scales[name] = (received, n, *decided[name])
         name = max(decided, key=lambda k: decided[k][0].score)  # ties keep the larger scale
         stored, results = decided[name]
@@ -240,13 +256,15 @@ class DriftMonitor:
         table: np.ndarray,
         tokens: np.ndarray,
         conf: np.ndarray,
+        predicted: np.ndarray,
         scope: str,
         has_conf: bool,
         budget_share: float = 1.0,
     ) -> tuple[DriftVerdict, list[CheckResult]]:
         """The verdict on these rows without its per-test details, and the decided tests."""
         alpha = self.false_alarm_budget * budget_share
-        results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha)
+        pred = predicted if (predicted >= 0).any() else None
+        results = run_tests(self.reference, table, tokens, conf if has_conf else None, alpha, pred)
         verdict_tests = [r for r in results if r.kind != "completeness"]
         flagged = [r for r in verdict_tests if r.drifted]
         data = [r for r in flagged if r.kind == "data"]

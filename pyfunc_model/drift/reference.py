@@ -78,6 +78,9 @@ class ConfidenceRef:
     calib_conf: list[float] = field(default_factory=list)
     calib_acc: list[float] = field(default_factory=list)
     val_accuracy: float | None = None
+    #: validation rows per predicted class, in the model's class order (None: not stored, as in
+    #: artifacts built before the predicted category mix was tested)
+    predicted_counts: list[float] | None = None
 
 
 @dataclass
@@ -104,7 +107,6 @@ class DriftReference:
     calibration: dict[str, Any]
     deployment: dict[str, Any]
     class_prior: dict[str, float] | None = None
-    predicted_mix: dict[str, float] | None = None
     #: confidence references of the input profiles other than full rows (``drift.profiles``);
     #: absent in artifacts built before profiles existed, which still load
     confidence_profiles: dict[str, ConfidenceRef] = field(default_factory=dict)
@@ -143,7 +145,6 @@ class DriftReference:
             calibration=dict(d["calibration"]),
             deployment=dict(d["deployment"]),
             class_prior=d.get("class_prior"),
-            predicted_mix=d.get("predicted_mix"),
             confidence_profiles={k: confidence_ref(v) for k, v in (d.get("confidence_profiles") or {}).items()},
             fitted=dict(d.get("fitted") or {}),
         )
