@@ -6,8 +6,9 @@ The loaded artifact's Python model; batches of distinct titles (``bench/workload
 every field, with a title and a price, and with a title only. Per call, ``predict`` is timed and then
 the drift work it contains, repeated on the same batch: the per-row values
 (``DriftMonitor.summarize_request``), the row reasons (``ood_flags``) and the verdict
-(``DriftMonitor.check``: the request's own tests from 30 rows; below, the shared window, which
-summarises the rows received since its last test in one pass and tests them with the others).
+(``DriftMonitor.check``, given the answer's confidences and categories: the request's own tests
+from 30 rows; below, the shared window, which summarises the rows received since its last test in
+one pass and tests them with the others).
 p50 of each over ``--repeats`` fresh batches; single rows are timed
 once 1,000 others have filled the window (the steady state of single-row traffic: every tenth
 call tests a full window at three scales). Target: drift <= 15 % of ``predict``.
@@ -59,6 +60,12 @@ def keep(frame: pd.DataFrame, fields: tuple[str, ...] | None) -> pd.DataFrame:
     return frame if fields is None else frame[list(fields)]
 
 
+def answers(model: object, out: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The confidences and predicted class indices of ``predict``'s answer (what its check reads)."""
+    classes = pd.Index(model.classes)  # type: ignore[attr-defined]
+    return out["confidence"].to_numpy(dtype="float64"), classes.get_indexer(out["category"])
+
+
 def measure(
     model: object,
     batches: list[pd.DataFrame],
@@ -72,8 +79,9 @@ def measure(
     cost with the rows it holds)."""
     monitor = DriftMonitor(model.drift_reference)  # type: ignore[attr-defined]
     for batch in warm:
-        model.predict(None, batch)  # type: ignore[attr-defined]
-        monitor.check(prepare_input(batch).columns, np.full(len(batch), 0.9))
+        out = model.predict(None, batch)  # type: ignore[attr-defined]
+        conf, predicted = answers(model, out)
+        monitor.check(prepare_input(batch).columns, conf, predicted=predicted)
     predict_s, drift_s = [], []
     for batch in batches:
         before()
@@ -81,12 +89,12 @@ def measure(
         out = model.predict(None, batch)  # type: ignore[attr-defined]
         predict_s.append(time.perf_counter() - t)
         columns = prepare_input(batch).columns
-        conf = out["confidence"].to_numpy(dtype="float64")
+        conf, predicted = answers(model, out)
         before()
         t = time.perf_counter()
         summary = monitor.summarize_request(columns, len(batch))  # as predict: in part below min_batch
         ood_flags(columns, model.drift_reference, summary)  # type: ignore[attr-defined]
-        monitor.check(columns, conf, summary=summary)
+        monitor.check(columns, conf, summary=summary, predicted=predicted)
         drift_s.append(time.perf_counter() - t)
     p, d = np.asarray(predict_s) * 1e3, np.asarray(drift_s) * 1e3
     return float(np.median(p)), float(np.median(d)), float(p.mean()), float(d.mean())
