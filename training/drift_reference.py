@@ -169,9 +169,6 @@ def _confidence_ref(
 ) -> ConfidenceRef:
     """``predicted``: each validation row's predicted class index (its counts are the reference of
     the predicted category mix test)."""
-    if predicted is not None:
-        predicted = np.asarray(predicted, dtype=np.int64)
-        counts = np.bincount(predicted[predicted >= 0], minlength=n_classes).astype("float64").tolist()
     conf = np.asarray(conf, dtype="float64")
     conf = conf[np.isfinite(conf)]
     low = float(np.quantile(conf, low_q)) if conf.size else 0.0
@@ -187,8 +184,10 @@ def _confidence_ref(
         ref.calib_conf = [float(conf[c].mean()) for c in chunks]
         ref.calib_acc = [float(correct[c].mean()) for c in chunks]
         ref.val_accuracy = float(correct.mean())
-    if predicted is not None and sum(counts):
-        ref.predicted_counts = counts
+    if predicted is not None:
+        predicted = np.asarray(predicted, dtype=np.int64)
+        counts = np.bincount(predicted[predicted >= 0], minlength=n_classes).astype("float64")
+        ref.predicted_counts = counts.tolist() if counts.sum() else None
     return ref
 
 
@@ -323,7 +322,7 @@ def build_reference(
     val_correct: np.ndarray | None = None,
     class_prior: dict[str, float] | None = None,
     *,
-    profile_confidence: dict[str, tuple[np.ndarray, np.ndarray | None, np.ndarray | None]] | None = None,
+    profile_confidence: dict[str, tuple[np.ndarray, ...]] | None = None,
     val_predicted: np.ndarray | None = None,
     brand_sent: np.ndarray | None = None,
     n_folds: int = 5,
@@ -405,10 +404,12 @@ def build_reference(
         )
         reference.calibration = calibrate(summary, splits, fold_reference, chunks=calibration_chunks, seed=seed)
     reference.class_prior = class_prior
-    reference.confidence_profiles = {
-        name: _confidence_ref(conf, correct, cfg["low_confidence_quantile"], *predicted[:1], n_classes)
-        for name, (conf, correct, *predicted) in (profile_confidence or {}).items()
-    }
+    reference.confidence_profiles = {}
+    for name, (conf, correct, *predicted) in (profile_confidence or {}).items():  # predicted: optional
+        low_q = cfg["low_confidence_quantile"]
+        reference.confidence_profiles[name] = _confidence_ref(
+            conf, correct, low_q, predicted[0] if predicted else None, n_classes
+        )
     return reference
 
 

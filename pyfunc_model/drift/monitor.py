@@ -1,6 +1,7 @@
 """``DriftMonitor``: per-batch tests, plus a bounded sliding window for single-row traffic.
 
-The window keeps only the per-row monitored values (:class:`RowSummary` rows and confidences)
+The window keeps only the per-row monitored values (:class:`RowSummary` rows, confidences and
+predicted classes)
 in fixed-size ring buffers, so memory is bounded by ``window_size`` rows whatever the traffic.
 A ring buffer rather than a ``deque`` of rows: O(1) appends and the tests read it as one array.
 The window is tested at three scales, all of it, its most recent fifth and its newest 60 rows, so
