@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 #: rather than five: the median rank score of +20 % prices on amazon_in's held-out batches rose
 #: from 4.80 to 4.96 (6 and 12 gave 4.83 and 4.90), caught in 98 / 95 / 97 % of three sets of
 #: 100 batches against 96 / 95 / 96 %, each null set's false alarms within one batch; the whole
-#: monitor (``bench/drift_eval.py``) 97 % against 96 %, for 0.3-0.4 ms more search per 100 titles.
+#: monitor (``bench/drift_eval.py``) 97 % against 96 %, for 0.3-0.4 ms more per 100 titles with the
+#: dense search then in use.
 KNN_K = 8
 #: What references built before the count was stored were fitted with.
 KNN_K_BEFORE_STORED = 5
