@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from features.hashing import hash_buckets, murmur_hashes
+from features.hashing import hash_buckets, murmur_hash, murmur_hashes
 from features.sparse_rows import row_positions
 from features.text import as_strings, distinct
 
@@ -44,6 +44,10 @@ _BYTE_TABLE = bytes.maketrans(_ASCII_PUNCT, b" " * len(_ASCII_PUNCT))
 _UNICODE_PUNCT = "\xa0–—‘’“”•·×₹€£…®™°±"
 #: Batches up to this many rows are tokenised in Python (see :func:`_split_tokens`).
 _PYTHON_SPLIT_ROWS = 64
+#: Up to this many titles are tokenised and counted title by title in plain Python
+#: (:func:`_tokens_one_by_one`): 13 us for one title against 31 us through the arrays, which
+#: win from three titles on.
+_ONE_BY_ONE_ROWS = 2
 
 
 #: The price residual is computed for at most this many distinct titles per call (evenly spaced):
@@ -145,6 +149,8 @@ def title_tokens(titles: pd.Series | list[str]) -> tuple[TokenRows, np.ndarray]:
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return TokenRows(np.zeros(1, dtype=np.int64), empty, np.zeros(0, dtype=np.float32)), np.zeros(0)
+    if n <= _ONE_BY_ONE_ROWS:
+        return _tokens_one_by_one(_normalised_rows(titles))
     rows, codes, uniques = _split_tokens(_normalised_rows(titles))
     ids = murmur_hashes(uniques) % TOKEN_FEATURES  # hash_buckets' hash, through its per-process cache
     wordy = np.fromiter(map(len, uniques), dtype="float64", count=len(uniques))
@@ -155,6 +161,29 @@ def title_tokens(titles: pd.Series | list[str]) -> tuple[TokenRows, np.ndarray]:
     np.cumsum(np.bincount(keys // TOKEN_FEATURES, minlength=n), out=indptr[1:])
     tokens = TokenRows(indptr, keys % TOKEN_FEATURES, counts.astype(np.float32))
     return tokens, np.bincount(rows, weights=wordy[codes], minlength=n)
+
+
+def _tokens_one_by_one(rows: list[str]) -> tuple[TokenRows, np.ndarray]:
+    """:func:`title_tokens` of a few normalised titles, each counted in a dict (the same hashes,
+    CSR order and counts as the array path; tested)."""
+    indptr, indices, counts, letters = [0], [], [], []
+    for row in rows:
+        ids: dict[int, int] = {}
+        chars = 0
+        for token in row.split():
+            key = murmur_hash(token) % TOKEN_FEATURES
+            ids[key] = ids.get(key, 0) + 1
+            if not token.isdigit():
+                chars += len(token)
+        for key in sorted(ids):
+            indices.append(key)
+            counts.append(ids[key])
+        indptr.append(len(indices))
+        letters.append(chars)
+    tokens = TokenRows(
+        np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64), np.asarray(counts, dtype=np.float32)
+    )
+    return tokens, np.asarray(letters, dtype="float64")
 
 
 def title_token_matrix(titles: pd.Series) -> sp.csr_matrix:

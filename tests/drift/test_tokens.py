@@ -1,4 +1,5 @@
-"""The drift summary tokenises small batches in Python and large ones in Arrow: same tokens."""
+"""The drift summary tokenises one or two titles one by one, small batches in Python and large ones
+in Arrow: the same tokens, counts and CSR layout on every path."""
 
 from __future__ import annotations
 
@@ -39,3 +40,18 @@ def test_python_and_arrow_split_agree() -> None:
         large = summary._split_tokens(padded)
         assert tokens_per_row(*small, len(chunk)) == tokens_per_row(*large, len(padded))[: len(chunk)]
         assert tokens_per_row(*small, len(chunk)) == [r.split() for r in chunk]
+
+
+def test_one_by_one_and_array_counts_agree(monkeypatch) -> None:
+    titles = [*TITLES, "a a a b", "12 34 5", "x\x00y", "Tab\tand  double  space 2 2"]
+    pairs = [titles[i : i + 2] for i in range(len(titles) - 1)] + [[t] for t in titles]
+    direct = [summary.title_tokens(p) for p in pairs]
+    monkeypatch.setattr(summary, "_ONE_BY_ONE_ROWS", 0)
+    for p, (tokens, letters) in zip(pairs, direct, strict=True):
+        want, want_letters = summary.title_tokens(p)
+        for got, expected in ((tokens.indptr, want.indptr), (tokens.indices, want.indices), (tokens.data, want.data)):
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(letters, want_letters)
+    repeated = summary.title_tokens(["a a a b"])[0]
+    assert sorted(repeated.data.tolist()) == [1.0, 3.0]

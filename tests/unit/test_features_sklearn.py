@@ -85,6 +85,9 @@ def test_hash_buckets_small_and_large_paths_agree():
     small = np.concatenate([hash_buckets(values.iloc[i : i + 5].reset_index(drop=True), 128) for i in range(0, 50, 5)])
     np.testing.assert_array_equal(big, small)
     assert np.isnan(big[1]) and np.isnan(big[3])
+    one = np.concatenate([hash_buckets(values.iloc[i : i + 1], 128) for i in range(50)])  # the one-value path
+    np.testing.assert_array_equal(big, one)
+    assert hash_buckets(np.asarray([7], dtype=object), 128)[0] == hash_buckets(["7", "x"], 128)[0]
 
 
 def test_hashing_encoder_reports_unseen_values():
