@@ -59,8 +59,22 @@ def price_times(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generato
     return batch.assign(price=batch["price"] * m)
 
 
+def price_times_whole(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, m: float) -> pd.DataFrame:
+    """Prices x m rounded to whole units, as amazon_in's own: the level moves, the grid stays
+    (``price x`` moves prices off it: 499 x 1.05 = 523.95, which the precision test sees)."""
+    return batch.assign(price=np.round(batch["price"] * m))
+
+
 def rating_down(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, s: float) -> pd.DataFrame:
     return batch.assign(rating=(batch["rating"] - s).clip(1.0, 5.0))
+
+
+def rating_down_on_grid(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, s: float) -> pd.DataFrame:
+    """A share of rows rated 0.1 lower: the mean moves by 0.1 x s and every rating stays in tenths
+    (``rating -`` 0.05 puts every rating between two tenths, which a raw-value KS and the
+    precision test see whatever the level)."""
+    hit = rng.random(len(batch)) < s
+    return batch.assign(rating=(batch["rating"] - 0.1 * hit).clip(1.0, 5.0))
 
 
 def missing_values(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Generator, s: float) -> pd.DataFrame:
@@ -105,7 +119,9 @@ def shorter_titles(pool: pd.DataFrame, batch: pd.DataFrame, rng: np.random.Gener
 
 FAMILIES: dict[str, tuple[tuple[float, ...], Shift]] = {
     "price x": ((1.05, 1.1, 1.15, 1.2, 1.3, 1.5), price_times),
+    "price x, whole units": ((1.05, 1.1, 1.2), price_times_whole),
     "rating -": ((0.05, 0.1, 0.2, 0.3), rating_down),
+    "rating -0.1, share": ((0.25, 0.5), rating_down_on_grid),
     "missing share": ((0.05, 0.1, 0.2, 0.3), missing_values),
     "unseen-brand share": ((0.1, 0.2, 0.3, 0.5), unseen_brand_rows),
     "category-mix share": ((0.1, 0.2, 0.3, 0.5), category_mix),

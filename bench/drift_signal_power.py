@@ -7,7 +7,9 @@ The reference is built from the title-grouped 80 % training split (``training.dr
 whose verdict is on, and per signal the share of batches in which one of its own tests flagged.
 The shifts include two that hide from the pooled distributions: ratings moved down in half the
 sub-categories and up in the other half (pooled mean unchanged), and review counts x4 on the
-cheapest fifth of the listings only.
+cheapest fifth of the listings only; and two pairs that move the level by the same amount off the
+values' grid and on it (ratings -0.05 or 0.1 lower on half the rows; prices x1.05, or x1.05
+rounded to whole rupees), which tell the precision test's share from the level tests'.
 """
 
 from __future__ import annotations
@@ -49,9 +51,21 @@ def cheap_reviews(batch: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     return batch.assign(reviews_count=np.where(cheap, reviews * 4, reviews))
 
 
+def _number(batch: pd.DataFrame, field: str) -> pd.Series:
+    return pd.to_numeric(batch[field], errors="coerce")
+
+
 SHIFTS: dict[str, Shift] = {
     "none": lambda b, r: b,
-    "ratings -0.1": lambda b, r: b.assign(rating=(pd.to_numeric(b["rating"], errors="coerce") - 0.1).clip(1, 5)),
+    "ratings -0.1": lambda b, r: b.assign(rating=(_number(b, "rating") - 0.1).clip(1, 5)),
+    # the same mean shift off the grid of tenths, and on it (half the rows 0.1 lower)
+    "ratings -0.05": lambda b, r: b.assign(rating=(_number(b, "rating") - 0.05).clip(1, 5)),
+    "ratings -0.1 on half the rows": lambda b, r: b.assign(
+        rating=(_number(b, "rating") - 0.1 * (r.random(len(b)) < 0.5)).clip(1, 5)
+    ),
+    # prices x1.05 off the grid of whole rupees, and rounded back onto it
+    "prices x1.05": lambda b, r: b.assign(price=_number(b, "price") * 1.05),
+    "prices x1.05, whole rupees": lambda b, r: b.assign(price=np.round(_number(b, "price") * 1.05)),
     "ratings -0.3 / +0.3 by sub-category": ratings_split,
     "reviews x4 on the cheapest fifth": cheap_reviews,
     "reviews x2": lambda b, r: b.assign(reviews_count=pd.to_numeric(b["reviews_count"], errors="coerce") * 2),
@@ -70,7 +84,16 @@ def main() -> None:
     reference = build_reference(ProductFeatures.prepare(train.drop(columns=LABEL)), np.array([]))
     monitor = DriftMonitor(reference)
     rng = np.random.default_rng(args.seed)
-    signals = ["price", "rating", "rating_given_subcategory", "reviews_count", "reviews_given_price_band"]
+    signals = [
+        "price",
+        "price_residual",
+        "price_precision",
+        "rating",
+        "rating_given_subcategory",
+        "rating_precision",
+        "reviews_count",
+        "reviews_given_price_band",
+    ]
     print(f"{args.batches} batches of {args.batch} held-out rows per shift; share of batches flagged")
     print("| shift | verdict | " + " | ".join(signals) + " |")
     print("|---|---|" + "---|" * len(signals))

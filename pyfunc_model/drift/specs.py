@@ -28,7 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pyfunc_model.drift.signals import FITTED_SIGNALS, price_given_title
+from pyfunc_model.drift.signals import FITTED_SIGNALS, FittedSignal, price_given_title
 from pyfunc_model.drift.summary import TEXT_BUCKETS, Lookups, PreparedColumns, RowContext
 
 
@@ -63,6 +63,15 @@ def _numeric(name: str, field: str, compute: Callable[[RowContext], np.ndarray],
     return Signal(name, field, compute, "numeric", kw.pop("tests", ("rank", "ks")), **kw)  # type: ignore[arg-type]
 
 
+def _fitted(signal: FittedSignal) -> Signal:
+    def compute(c: RowContext) -> np.ndarray:
+        return c.fitted_value(signal)
+
+    if signal.kind == "share":
+        return Signal(signal.name, signal.field, compute, "share", ("excess",), weight=signal.weight)
+    return _numeric(signal.name, signal.field, compute, weight=signal.weight)
+
+
 def _missing(field: str) -> Signal:
     return Signal(f"{field}_missing", field, lambda c: c.missing(field), "share", ("excess",), role="completeness")
 
@@ -84,7 +93,7 @@ SIGNALS: tuple[Signal, ...] = (
     *(Signal(f"{f}_unseen", f, lambda c, f=f: c.unseen(f), "share", ("excess",)) for f in CATEGORICAL),
     Signal("title_letter_share", "title", lambda c: c.title_letter_share, "row"),
     Signal("title_foreign_share", "title", lambda c: c.title_foreign_share, "row"),
-    *(_numeric(s.name, s.field, lambda c, s=s: c.fitted_value(s), weight=s.weight) for s in FITTED_SIGNALS),
+    *(_fitted(s) for s in FITTED_SIGNALS),
 )
 SIGNAL = {s.name: s for s in SIGNALS}
 #: Columns of :attr:`RowSummary.table`, in order.

@@ -49,6 +49,10 @@ SHIFTS: dict[str, tuple[Shift, bool]] = {
     "title_foreign_share": (lambda r, g: r.assign(title="वायरलेस ईयरबड्स बास"), True),
     "rating_given_subcategory": (lambda r, g: r.assign(rating=r["rating"] - 1.0), False),
     "reviews_given_price_band": (lambda r, g: r.assign(reviews_count=r["reviews_count"] * 20 + 1000), True),
+    # off the training grid (whole prices, ratings in tenths, whole counts) by less than a level test sees
+    "price_precision": (lambda r, g: r.assign(price=r["price"] * 1.05), True),
+    "rating_precision": (lambda r, g: r.assign(rating=r["rating"] - 0.05), True),
+    "reviews_count_precision": (lambda r, g: r.assign(reviews_count=r["reviews_count"] + 0.5), True),
 }
 #: Signals the synthetic training rows give nothing to shift: sellers are never sent, and a
 #: brand is always derived from the title; their values must still be well formed.

@@ -3,11 +3,11 @@
 A fitted signal owns everything about itself: what it learns from the training rows (``fit``,
 training only), its stored state (plain JSON: lists and numbers, kept in the reference's ``fitted``
 mapping under the signal's name), its per-row value (``values``, serving and training alike) and
-its test (a numeric signal: rank and KS against the reference sketch of its out-of-fold values,
-calibrated like every other test). Adding one is adding a file here and a line to
-:data:`FITTED_SIGNALS`; the reference builder, the checks, the report and the row reasons loop
-over signals. An artifact built before a signal existed has no state for it: its value is NaN
-there and its test is skipped.
+its test, by its ``kind`` (``numeric``: rank and KS against the reference sketch of its out-of-fold
+values; ``share``, a 0/1 value: the binomial excess of its share), calibrated like every other
+test. Adding one is adding a file here and a line to :data:`FITTED_SIGNALS`; the reference builder,
+the checks, the report and the row reasons loop over signals. An artifact built before a signal
+existed has no state for it: its value is NaN there and its test is skipped.
 
 ``price_given_title.py`` is the same in one respect more: its model (ridge, neighbour index,
 spreads) serves two signals (``price_residual`` and ``price_residual_title``), so its state is
@@ -22,6 +22,7 @@ import numpy as np
 
 from pyfunc_model.drift.signals.rating_given_subcategory import RatingGivenSubcategory
 from pyfunc_model.drift.signals.reviews_given_price_band import ReviewsGivenPriceBand
+from pyfunc_model.drift.signals.value_precision import ValuePrecision
 
 if TYPE_CHECKING:
     from pyfunc_model.drift.summary import RowContext
@@ -32,6 +33,7 @@ class FittedSignal(Protocol):
 
     name: str
     field: str
+    kind: str
     weight: float
 
     def fit(self, ctx: RowContext) -> dict[str, Any]:
@@ -43,6 +45,10 @@ class FittedSignal(Protocol):
         ...
 
 
-FITTED_SIGNALS: tuple[FittedSignal, ...] = (RatingGivenSubcategory(), ReviewsGivenPriceBand())
+FITTED_SIGNALS: tuple[FittedSignal, ...] = (
+    RatingGivenSubcategory(),
+    ReviewsGivenPriceBand(),
+    *(ValuePrecision(field) for field in ("price", "rating", "reviews_count")),
+)
 
 __all__ = ["FITTED_SIGNALS", "FittedSignal"]

@@ -26,6 +26,7 @@ MIN_SPREAD = 0.1
 class RatingGivenSubcategory:
     name = "rating_given_subcategory"
     field = "rating"
+    kind = "numeric"
     weight = 1.0
 
     def fit(self, ctx: RowContext) -> dict[str, Any]:

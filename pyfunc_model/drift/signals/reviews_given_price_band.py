@@ -23,6 +23,7 @@ MIN_SPREAD = 0.05
 class ReviewsGivenPriceBand:
     name = "reviews_given_price_band"
     field = "reviews_count"
+    kind = "numeric"
     weight = 1.0
 
     def fit(self, ctx: RowContext) -> dict[str, Any]:
