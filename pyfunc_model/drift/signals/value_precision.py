@@ -1,4 +1,4 @@
-"""A number's precision: values sent with more decimals than training's values ever had.
+"""A number's precision: values sent with more decimals than nearly all of training's values had.
 
 A catalogue's numbers sit on a grid: whole rupees, pence, ratings in tenths, whole review
 counts. An upstream that converts a currency, adds a tax or a markup, or averages ratings moves
