@@ -68,7 +68,7 @@ SHIFTS: dict[str, Shift] = {
     "prices x1.05, whole rupees": lambda b, r: b.assign(price=np.round(_number(b, "price") * 1.05)),
     "ratings -0.3 / +0.3 by sub-category": ratings_split,
     "reviews x4 on the cheapest fifth": cheap_reviews,
-    "reviews x2": lambda b, r: b.assign(reviews_count=pd.to_numeric(b["reviews_count"], errors="coerce") * 2),
+    "reviews x2": lambda b, r: b.assign(reviews_count=_number(b, "reviews_count") * 2),
 }
 
 

@@ -42,12 +42,8 @@ def murmur_hashes(texts: list[str], seed: int = HASH_SEED) -> np.ndarray:
     """Positive murmurhash3 of each string (int64), computed once per string per process."""
     cache = _HASH_CACHE.setdefault(seed, {})
     out = np.fromiter((cache.get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
-    missing = np.flatnonzero(out < 0)
-    if missing.size:
-        if len(cache) > _HASH_CACHE_MAX:
-            cache.clear()
-        for i in missing.tolist():
-            out[i] = cache[texts[i]] = murmurhash3_32(texts[i], seed=seed, positive=True)
+    for i in np.flatnonzero(out < 0).tolist():  # the misses, hashed and stored one by one
+        out[i] = murmur_hash(texts[i], seed)
     return out
 
 
